@@ -1,0 +1,9 @@
+"""msfm: a MONAI-native multi-scale vision-language foundation model for chest radiographs."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from msfm import data, engines, losses, metrics, networks  # noqa: E402
+
+__all__ = ["__version__", "data", "engines", "losses", "metrics", "networks"]

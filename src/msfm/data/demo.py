@@ -1,0 +1,229 @@
+"""Deterministic synthetic chest-radiograph corpus for demos and tests.
+
+Each image is a simple frontal chest film: torso, two lung fields, heart, ribs and noise, with findings drawn
+at named places (side and zone). Each report describes them in varied wording, adds negations of absent
+findings and normal statements, and wraps them in MIMIC-like sections. Findings are deliberately salient so
+a small model learns them within minutes on a CPU.
+
+Radiological convention: the patient's right is on the image's left.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+from filelock import FileLock
+from monai.utils import optional_import
+
+Image, _ = optional_import("PIL.Image")
+
+__all__ = ["FINDING_TYPES", "SIDES", "ZONES", "make_demo_dataset", "ensure_demo_datalist", "synthesize_case"]
+
+logger = logging.getLogger(__name__)
+
+FINDING_TYPES = ("opacity", "nodule", "effusion", "pneumothorax", "cardiomegaly")
+SIDES = ("right", "left")
+ZONES = ("upper", "middle", "lower")
+
+# lung fields in normalised image coordinates (x0, x1, y0, y1); the patient's right lung is on the image left
+_LUNGS = {"right": (0.12, 0.45, 0.14, 0.86), "left": (0.55, 0.88, 0.14, 0.86)}
+_ZONE_WORDS = {"upper": ("upper", "upper"), "middle": ("mid", "middle"), "lower": ("lower", "basal")}
+_SENTENCES = {
+    "opacity": (
+        "There is an opacity in the {side} {zone} zone.",
+        "Patchy consolidation is seen in the {side} {zone} zone.",
+        "{Side} {zone} zone airspace opacity is noted.",
+    ),
+    "nodule": (
+        "A small nodule is seen in the {side} {zone} zone.",
+        "There is a {mm} mm nodule in the {side} {zone} zone.",
+        "{Side} {zone} zone nodular density is present.",
+    ),
+    "effusion": (
+        "There is a {side} pleural effusion.",
+        "Small {side} pleural effusion with blunting of the costophrenic angle.",
+        "{Side} pleural fluid is present.",
+    ),
+    "pneumothorax": (
+        "There is a {side} apical pneumothorax.",
+        "A {side} pneumothorax is present.",
+        "{Side} sided pneumothorax is seen.",
+    ),
+    "cardiomegaly": ("The heart is enlarged.", "Cardiomegaly is present.", "The cardiac silhouette is enlarged."),
+}
+_NEGATIONS = {
+    "opacity": ("No focal consolidation.", "There is no focal airspace opacity."),
+    "nodule": ("No pulmonary nodules are seen.",),
+    "effusion": ("No pleural effusion.", "There is no pleural effusion."),
+    "pneumothorax": ("No pneumothorax.", "There is no pneumothorax."),
+    "cardiomegaly": ("Heart size is normal.", "The cardiac silhouette is within normal limits."),
+}
+_IMPRESSIONS = {
+    "opacity": "{Side} {zone} zone opacity, possibly pneumonia.",
+    "nodule": "{Side} {zone} zone nodule.",
+    "effusion": "{Side} pleural effusion.",
+    "pneumothorax": "{Side} pneumothorax.",
+    "cardiomegaly": "Cardiomegaly.",
+}
+
+
+def _sample_findings(rng: np.random.Generator) -> list[dict]:
+    count = rng.choice(4, p=(0.08, 0.42, 0.35, 0.15))
+    findings: list[dict] = []
+    places: set[tuple[str, str]] = set()  # one finding per (side, zone), so none hides another
+    while len(findings) < count:
+        kind = FINDING_TYPES[rng.integers(len(FINDING_TYPES))]
+        side = SIDES[rng.integers(2)]
+        zone = {"effusion": "lower", "pneumothorax": "upper"}.get(kind, ZONES[rng.integers(3)])
+        if kind == "cardiomegaly":
+            side, zone = "", ""
+        if (side, zone) in places:
+            continue
+        places.add((side, zone))
+        findings.append({"type": kind, "side": side, "zone": zone})
+    return findings
+
+
+def _draw(findings: list[dict], size: int, rng: np.random.Generator) -> np.ndarray:
+    """Render a ``[size, size]`` film in ``[0, 1]`` and add each finding's ``box`` ``[x, y, w, h]`` in pixels."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    shift_x, shift_y = rng.uniform(-0.03, 0.03, 2)
+    xx, yy = xx - shift_x, yy - shift_y
+    image = np.full((size, size), 0.05, np.float32)
+    image[((xx - 0.5) / 0.47) ** 2 + ((yy - 0.55) / 0.55) ** 2 < 1] = 0.55
+    ribs = 0.05 * (np.sin(yy * 2 * np.pi * 9) > 0.6)
+    lung_masks = {}
+    for side, (x0, x1, y0, y1) in _LUNGS.items():
+        cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
+        lung = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 < 1
+        lung_masks[side] = lung
+        image[lung] = 0.22 + ribs[lung]
+    heart_scale = 1.45 if any(f["type"] == "cardiomegaly" for f in findings) else 1.0
+    heart = ((xx - 0.54) / (0.13 * heart_scale)) ** 2 + ((yy - 0.68) / (0.11 * heart_scale)) ** 2 < 1
+    image[heart] = 0.62
+    for finding in findings:
+        kind, side, zone = finding["type"], finding["side"], finding["zone"]
+        if kind == "cardiomegaly":
+            region = heart
+        else:
+            x0, x1, y0, y1 = _LUNGS[side]
+            zone_top = y0 + ZONES.index(zone) * (y1 - y0) / 3
+            cx = (x0 + x1) / 2 + rng.uniform(-0.05, 0.05)
+            cy = zone_top + (y1 - y0) / 6 + rng.uniform(-0.03, 0.03)
+            if kind == "opacity":
+                blob = np.exp(-(((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * 0.055**2)))
+                image += 0.38 * blob * lung_masks[side]
+                region = (blob > 0.3) & lung_masks[side]
+            elif kind == "nodule":
+                region = (xx - cx) ** 2 + (yy - cy) ** 2 < 0.03**2
+                image[region] = 0.85
+            elif kind == "effusion":
+                meniscus = y1 - 0.2 + 0.08 * ((xx - (x0 + x1) / 2) / ((x1 - x0) / 2)) ** 2
+                region = lung_masks[side] & (yy > meniscus)
+                image[region] = 0.7
+            else:  # pneumothorax: air without lung markings at the apex, edged by a pleural line
+                lateral = x0 if side == "right" else x1
+                region = lung_masks[side] & ((xx - lateral) ** 2 / 0.2**2 + (yy - y0) ** 2 / 0.4**2 < 1)
+                image[region] = 0.02
+                edge = lung_masks[side] & (np.abs((xx - lateral) ** 2 / 0.2**2 + (yy - y0) ** 2 / 0.4**2 - 1) < 0.06)
+                image[edge] = 0.75
+        rows, cols = np.nonzero(region)
+        finding["box"] = (
+            [int(cols.min()), int(rows.min()), int(cols.max() - cols.min() + 1), int(rows.max() - rows.min() + 1)]
+            if rows.size
+            else [0, 0, 0, 0]
+        )
+    contrast, brightness = rng.uniform(0.85, 1.15), rng.uniform(-0.05, 0.05)
+    image = (image - 0.4) * contrast + 0.4 + brightness + rng.normal(0, 0.03, image.shape).astype(np.float32)
+    return np.clip(image, 0.0, 1.0)
+
+
+def _write_report(findings: list[dict], rng: np.random.Generator) -> str:
+    present = {f["type"] for f in findings}
+    sentences = []
+    for finding in findings:
+        zone_word = _ZONE_WORDS[finding["zone"]][rng.integers(2)] if finding["zone"] else ""
+        template = _SENTENCES[finding["type"]][rng.integers(3)]
+        sentences.append(
+            template.format(
+                side=finding["side"], Side=finding["side"].capitalize(), zone=zone_word, mm=int(rng.integers(5, 15))
+            )
+        )
+    absent = [kind for kind in FINDING_TYPES if kind not in present]
+    for kind in rng.permutation(absent)[: rng.integers(1, len(absent) + 1)]:
+        options = _NEGATIONS[kind]
+        sentences.append(options[rng.integers(len(options))])
+    order = rng.permutation(len(sentences))
+    findings_text = " ".join(sentences[i] for i in order)
+    if findings:
+        impression = " ".join(
+            _IMPRESSIONS[f["type"]].format(Side=f["side"].capitalize(), zone=_ZONE_WORDS[f["zone"]][1] if f["zone"] else "")
+            for f in findings
+        )
+    else:
+        impression = "No acute cardiopulmonary process."
+    # hard-wrapped, MIMIC-like layout with a de-identified indication
+    wrapped = "\n ".join(findings_text[i : i + 70] for i in range(0, len(findings_text), 70))
+    return (
+        "                                 FINAL REPORT\n EXAMINATION:  CHEST (PA AND LAT)\n\n"
+        f" INDICATION:  ___ with cough.\n\n FINDINGS:\n \n {wrapped}\n \n IMPRESSION:\n \n {impression}\n"
+    )
+
+
+def synthesize_case(rng: np.random.Generator, size: int = 128) -> tuple[np.ndarray, str, list[dict]]:
+    """One synthetic case: ``(image [size, size] in [0, 1], report text, findings with boxes)``."""
+    findings = _sample_findings(rng)
+    image = _draw(findings, size, rng)
+    return image, _write_report(findings, rng), findings
+
+
+def make_demo_dataset(
+    out_dir: str | os.PathLike, n: int = 2000, seed: int = 0, image_size: int = 128, validation_fraction: float = 0.1
+) -> Path:
+    """Write ``n`` synthetic cases as PNGs plus ``datalist.json`` (``training`` and ``validation`` lists).
+
+    Entries hold ``image`` (path relative to ``out_dir``), ``report`` (the text) and ``findings``.
+
+    Args:
+        out_dir: output directory.
+        n: number of cases.
+        seed: seed; the same arguments always give the same files.
+        image_size: side of the square images.
+        validation_fraction: share of cases in the validation list.
+
+    Returns:
+        the path of ``datalist.json``.
+    """
+    out_dir = Path(out_dir)
+    (out_dir / "images").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    entries = []
+    for index in range(n):
+        image, report, findings = synthesize_case(rng, image_size)
+        name = f"images/demo_{index:05d}.png"
+        Image.fromarray((image * 255).round().astype(np.uint8)).save(out_dir / name)
+        entries.append({"image": name, "report": report, "findings": findings})
+    n_val = max(1, int(round(n * validation_fraction)))
+    datalist = {"training": entries[n_val:], "validation": entries[:n_val]}
+    path = out_dir / "datalist.json"
+    staged = out_dir / "datalist.json.partial"
+    with open(staged, "w") as f:
+        json.dump(datalist, f, indent=1)
+    staged.replace(path)  # the datalist appears only once every image is written
+    return path
+
+
+def ensure_demo_datalist(dataset_dir: str | os.PathLike, n: int = 2000, seed: int = 0, image_size: int = 128) -> str:
+    """Return ``dataset_dir/datalist.json``, generating the demo corpus first when it is missing."""
+    path = Path(dataset_dir) / "datalist.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(f"{path}.lock"):  # ranks of one torchrun start together: one writes, the others wait
+            if not path.exists():
+                logger.info(f"generating the demo corpus ({n} cases) in {dataset_dir}")
+                make_demo_dataset(dataset_dir, n=n, seed=seed, image_size=image_size)
+    return os.fspath(path)

@@ -1,0 +1,101 @@
+"""Reading radiographs (DICOM, PNG, JPG) as grey images in display orientation."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+from monai.data import ImageReader
+from monai.utils import MetaKeys, ensure_tuple, optional_import
+
+pydicom, _ = optional_import("pydicom")
+pydicom_pixels, _ = optional_import("pydicom.pixels")
+Image, _ = optional_import("PIL.Image")
+
+__all__ = ["read_radiograph", "RadiographReader", "is_dicom"]
+
+
+def is_dicom(path: str | os.PathLike) -> bool:
+    """True when the file carries the DICOM preamble marker, whatever its extension."""
+    with open(path, "rb") as f:
+        f.seek(128)
+        return f.read(4) == b"DICM"
+
+
+def _read_dicom(path: str | os.PathLike) -> np.ndarray:
+    dataset = pydicom.dcmread(path)
+    pixels = dataset.pixel_array
+    if pixels.ndim != 2:
+        raise ValueError(f"expected a single-frame grey image, got pixel array of shape {pixels.shape}")
+    image = pydicom_pixels.apply_modality_lut(pixels, dataset)  # RescaleSlope / Intercept, Modality LUT
+    if "VOILUTSequence" in dataset or "WindowCenter" in dataset:
+        image = pydicom_pixels.apply_voi_lut(image, dataset)
+    image = image.astype(np.float32)
+    low, high = float(image.min()), float(image.max())
+    image = (image - low) / (high - low) if high > low else np.zeros_like(image)
+    if dataset.get("PhotometricInterpretation", "MONOCHROME2") == "MONOCHROME1":
+        image = 1.0 - image  # MONOCHROME1 stores inverted grey
+    return image
+
+
+def _read_bitmap(path: str | os.PathLike) -> np.ndarray:
+    with Image.open(path) as img:
+        if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+            image = np.asarray(img, dtype=np.float32) / 65535.0
+        else:
+            if img.mode in ("RGBA", "LA", "P"):
+                img = img.convert("RGBA")
+            image = np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+    return image
+
+
+def read_radiograph(path: str | os.PathLike) -> np.ndarray:
+    """Read a radiograph as ``[H, W]`` float32 grey in ``[0, 1]``, rows top to bottom as displayed.
+
+    DICOM (detected by content): modality LUT (rescale slope/intercept), VOI LUT or window when present,
+    MONOCHROME1 inverted. PNG/JPG (any extension): L, RGB and RGBA become grey; 16-bit stays 16-bit precise.
+
+    Args:
+        path: the image file.
+
+    Returns:
+        the image.
+
+    Raises:
+        FileNotFoundError: when the file does not exist.
+        ValueError: naming the file, when it cannot be decoded.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"image file not found: {path}")
+    try:
+        return _read_dicom(path) if is_dicom(path) else _read_bitmap(path)
+    except Exception as error:
+        raise ValueError(f"{path}: cannot decode image ({type(error).__name__}: {error})") from error
+
+
+class RadiographReader(ImageReader):
+    """MONAI image reader built on :func:`read_radiograph`, for ``LoadImage(reader=RadiographReader())``.
+
+    Unlike MONAI's PIL and pydicom readers, arrays are ``(rows, columns)`` (display orientation), so masks and
+    boxes drawn on the displayed image line up with the array without transposition.
+    """
+
+    def verify_suffix(self, filename: Sequence[str | os.PathLike] | str | os.PathLike) -> bool:
+        # the format is detected from the content, not the extension
+        return True
+
+    def read(self, data: Sequence[str | os.PathLike] | str | os.PathLike, **kwargs) -> list[np.ndarray]:
+        return [read_radiograph(path) for path in ensure_tuple(data)]
+
+    def get_data(self, img: list[np.ndarray]) -> tuple[np.ndarray, dict]:
+        if len(img) != 1:
+            raise ValueError("RadiographReader reads one image per call.")
+        image = img[0]
+        meta = {
+            MetaKeys.SPATIAL_SHAPE: np.asarray(image.shape),
+            MetaKeys.ORIGINAL_CHANNEL_DIM: float("nan"),
+            MetaKeys.AFFINE: np.eye(3),
+            MetaKeys.ORIGINAL_AFFINE: np.eye(3),
+        }
+        return image, meta

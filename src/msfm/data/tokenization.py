@@ -1,0 +1,169 @@
+"""Report tokenisation that keeps sentence spans, and the offline WordPiece tokenizer."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from filelock import FileLock
+from monai.config import KeysCollection
+from monai.transforms import MapTransform
+from monai.utils import optional_import
+
+from msfm.data.reports import clean_report, report_sentences
+
+transformers, _ = optional_import("transformers")
+tokenizers, _ = optional_import("tokenizers")
+optional_import("tokenizers.models")
+optional_import("tokenizers.normalizers")
+optional_import("tokenizers.pre_tokenizers")
+optional_import("tokenizers.decoders")
+optional_import("tokenizers.trainers")
+optional_import("tokenizers.processors")
+
+__all__ = ["train_wordpiece_tokenizer", "load_or_train_tokenizer", "tokenize_sentences", "TokenizeReportd"]
+
+logger = logging.getLogger(__name__)
+
+
+def train_wordpiece_tokenizer(
+    reports: Iterable[str], save_dir: str | os.PathLike, vocab_size: int = 30522, min_frequency: int = 2
+):
+    """Train an uncased BERT WordPiece tokenizer on cleaned reports and save it with ``save_pretrained``.
+
+    Args:
+        reports: raw report texts.
+        save_dir: output directory.
+        vocab_size: target vocabulary size (the result is smaller on a small corpus).
+        min_frequency: minimum count of a merged piece.
+
+    Returns:
+        the trained ``transformers.PreTrainedTokenizerFast``.
+    """
+    special = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]", "mask_token": "[MASK]"}
+    wordpiece = tokenizers.Tokenizer(tokenizers.models.WordPiece(unk_token=special["unk_token"]))
+    wordpiece.normalizer = tokenizers.normalizers.BertNormalizer(lowercase=True)
+    wordpiece.pre_tokenizer = tokenizers.pre_tokenizers.BertPreTokenizer()
+    wordpiece.decoder = tokenizers.decoders.WordPiece()
+    trainer = tokenizers.trainers.WordPieceTrainer(
+        vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=list(special.values()), show_progress=False
+    )
+    wordpiece.train_from_iterator((clean_report(r) for r in reports), trainer=trainer)
+    cls_id, sep_id = wordpiece.token_to_id("[CLS]"), wordpiece.token_to_id("[SEP]")
+    wordpiece.post_processor = tokenizers.processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+    )
+    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=wordpiece, **special)
+    tokenizer.save_pretrained(os.fspath(save_dir))
+    return transformers.AutoTokenizer.from_pretrained(os.fspath(save_dir))
+
+
+def load_or_train_tokenizer(
+    path: str | os.PathLike,
+    datalist: str | os.PathLike | None = None,
+    vocab_size: int = 30522,
+    min_frequency: int = 2,
+    key: str = "training",
+):
+    """Load the tokenizer saved in ``path``, or train one on the reports of ``datalist[key]`` and cache it there.
+
+    Args:
+        path: tokenizer directory (a pretrained model's own directory works too).
+        datalist: datalist JSON whose ``key`` entries carry ``report`` texts; needed only to train.
+        vocab_size: vocabulary size when training.
+        min_frequency: minimum piece count when training.
+        key: datalist section to train on.
+
+    Returns:
+        a ``transformers`` fast tokenizer.
+
+    Raises:
+        FileNotFoundError: when there is no tokenizer at ``path`` and no datalist to train one.
+    """
+    path = Path(path)
+    if not (path / "tokenizer_config.json").exists():
+        if datalist is None:
+            raise FileNotFoundError(f"no tokenizer in {path} and no datalist given to train one.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(f"{path}.lock"):  # ranks of one torchrun start together: one trains, the others wait
+            if not (path / "tokenizer_config.json").exists():
+                with open(datalist) as f:
+                    entries = json.load(f)[key]
+                logger.info(f"training a WordPiece tokenizer on {len(entries)} reports of {datalist} into {path}")
+                train_wordpiece_tokenizer((e["report"] for e in entries), path, vocab_size, min_frequency)
+    return transformers.AutoTokenizer.from_pretrained(os.fspath(path))
+
+
+def tokenize_sentences(
+    sentences: Sequence[str], tokenizer, max_length: int, max_sentences: int
+) -> dict[str, np.ndarray]:
+    """Tokenise sentences into one ``[CLS] s0 s1 ... [SEP]`` sequence and record each token's sentence.
+
+    Args:
+        sentences: the report's sentences.
+        tokenizer: a BERT-style ``transformers`` tokenizer.
+        max_length: sequence length (truncate, then pad).
+        max_sentences: sentences kept.
+
+    Returns:
+        ``input_ids``, ``attention_mask`` and ``sentence_index`` (-1 on [CLS], [SEP] and padding), int64 ``[L]``.
+    """
+    pieces = tokenizer(list(sentences[:max_sentences]), add_special_tokens=False)["input_ids"]
+    ids, owner = [tokenizer.cls_token_id], [-1]
+    for index, piece in enumerate(pieces):
+        ids += piece
+        owner += [index] * len(piece)
+    ids, owner = ids[: max_length - 1] + [tokenizer.sep_token_id], owner[: max_length - 1] + [-1]
+    pad = max_length - len(ids)
+    return {
+        "input_ids": np.asarray(ids + [tokenizer.pad_token_id] * pad, dtype=np.int64),
+        "attention_mask": np.asarray([1] * len(ids) + [0] * pad, dtype=np.int64),
+        "sentence_index": np.asarray(owner + [-1] * pad, dtype=np.int64),
+    }
+
+
+class TokenizeReportd(MapTransform):
+    """Clean, sentence-split and tokenise the report text under ``keys``.
+
+    Adds ``input_ids``, ``attention_mask`` and ``sentence_index`` (see :func:`tokenize_sentences`).
+
+    Args:
+        keys: the report key (one).
+        tokenizer: a BERT-style ``transformers`` tokenizer.
+        max_length: tokens per report.
+        max_sentences: sentences per report.
+        source_key: key named in error messages to identify the sample (e.g. the image path).
+        allow_missing_keys: skip a missing report key.
+
+    Raises:
+        ValueError: naming the sample, when its report has no usable text.
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        tokenizer,
+        max_length: int = 128,
+        max_sentences: int = 16,
+        source_key: str = "image",
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.max_sentences = max_sentences
+        self.source_key = source_key
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            try:
+                sentences = report_sentences(str(d[key]))
+            except ValueError as error:
+                raise ValueError(f"{d.get(self.source_key, '<sample>')}: {error}") from error
+            d.update(tokenize_sentences(sentences, self.tokenizer, self.max_length, self.max_sentences))
+        return d

@@ -1,0 +1,82 @@
+"""Image-text retrieval Recall@K."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from monai.metrics import CumulativeIterationMetric
+
+__all__ = ["retrieval_recall", "RetrievalRecallMetric", "RETRIEVAL_DIRECTIONS"]
+
+RETRIEVAL_DIRECTIONS = ("image_to_text", "text_to_image", "mean")
+
+
+def _match_ranks(image_emb: torch.Tensor, text_emb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    # rank = number of other candidates scoring at least as high as the match: ties count against the model,
+    # so collapsed embeddings score 0, not 100 %
+    similarity = F.normalize(image_emb.float(), dim=-1) @ F.normalize(text_emb.float(), dim=-1).t()
+    matched = similarity.diagonal()
+    image_to_text = (similarity >= matched[:, None]).sum(dim=1) - 1
+    text_to_image = (similarity >= matched[None, :]).sum(dim=0) - 1
+    return image_to_text, text_to_image
+
+
+def retrieval_recall(
+    image_emb: torch.Tensor, text_emb: torch.Tensor, ks: Sequence[int] = (1, 5, 10)
+) -> dict[str, float]:
+    """Recall@K of paired retrieval by cosine similarity.
+
+    ``R@K (image→text) = mean_i [rank_i < K]`` where ``rank_i`` counts the reports other than ``i``'s own
+    whose similarity to image ``i`` is at least that of its own report (and symmetrically for text→image).
+
+    Args:
+        image_emb: ``[N, D]`` image embeddings; row ``i`` pairs with row ``i`` of ``text_emb``.
+        text_emb: ``[N, D]`` report embeddings.
+        ks: the K values.
+
+    Returns:
+        ``{"i2t_RK": ..., "t2i_RK": ...}`` (e.g. ``i2t_R1``) as fractions in ``[0, 1]``.
+    """
+    image_to_text, text_to_image = _match_ranks(image_emb, text_emb)
+    result = {}
+    for k in ks:
+        result[f"i2t_R{k}"] = (image_to_text < k).float().mean().item()
+        result[f"t2i_R{k}"] = (text_to_image < k).float().mean().item()
+    return result
+
+
+class RetrievalRecallMetric(CumulativeIterationMetric):
+    """Cumulative Recall@K over a whole evaluation set (MONAI metric; wrap with ``IgniteMetricHandler``).
+
+    Each call buffers a batch of ``(image_emb, text_emb)`` pairs; :meth:`aggregate` ranks every pair against
+    all buffered ones (see :func:`retrieval_recall`).
+
+    Args:
+        k: the K of Recall@K.
+        direction: ``"image_to_text"``, ``"text_to_image"`` or ``"mean"`` of the two.
+    """
+
+    def __init__(self, k: int = 1, direction: str = "mean") -> None:
+        super().__init__()
+        if direction not in RETRIEVAL_DIRECTIONS:
+            raise ValueError(f"direction must be one of {RETRIEVAL_DIRECTIONS}, got {direction!r}.")
+        self.k = k
+        self.direction = direction
+
+    def _compute_tensor(self, y_pred: torch.Tensor, y: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
+        if y is None or y_pred.shape != y.shape:
+            raise ValueError("expected image (y_pred) and text (y) embeddings of the same [B, D] shape.")
+        return torch.stack([y_pred, y], dim=1)
+
+    def aggregate(self) -> torch.Tensor:
+        pairs = self.get_buffer()
+        if not isinstance(pairs, torch.Tensor) or pairs.numel() == 0:
+            raise ValueError("no embeddings were buffered.")
+        image_to_text, text_to_image = _match_ranks(pairs[:, 0], pairs[:, 1])
+        recall_i2t = (image_to_text < self.k).float().mean()
+        recall_t2i = (text_to_image < self.k).float().mean()
+        return {"image_to_text": recall_i2t, "text_to_image": recall_t2i, "mean": (recall_i2t + recall_t2i) / 2}[
+            self.direction
+        ]

@@ -1,0 +1,125 @@
+"""The composed multi-scale vision-language network."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from msfm.networks.heads import ImageTextMatchingHead, ProjectionHead
+from msfm.networks.image_encoder import MSFMImageEncoder, patchify
+from msfm.networks.text_encoder import MSFMTextEncoder
+
+__all__ = ["MSFMNet"]
+
+
+class MSFMNet(nn.Module):
+    """Image encoder + report encoder + heads, trained by :class:`msfm.losses.MultiScaleLoss`.
+
+    Global embeddings come from the mean region feature and the [CLS] report feature through
+    :class:`ProjectionHead`; region and sentence features go through separate local projections into the same
+    width; :attr:`itm_head` scores image-report pairs.
+
+    Args:
+        image_encoder: the ViT image encoder.
+        text_encoder: the BERT report encoder.
+        embed_dim: width of the shared embedding space.
+        itm_hidden_dim: hidden width of the matching head.
+        mask_ratio: MAE share of hidden patches.
+        mlm_probability: MLM share of masked tokens.
+        with_reconstruction: compute the MAE and MLM outputs in training mode (needed by the modality term;
+            switch off when it is off to save the two extra passes).
+    """
+
+    def __init__(
+        self,
+        image_encoder: MSFMImageEncoder,
+        text_encoder: MSFMTextEncoder,
+        embed_dim: int = 512,
+        itm_hidden_dim: int = 512,
+        mask_ratio: float = 0.75,
+        mlm_probability: float = 0.15,
+        with_reconstruction: bool = True,
+    ) -> None:
+        super().__init__()
+        self.image_encoder = image_encoder
+        self.text_encoder = text_encoder
+        image_width, text_width = image_encoder.hidden_size, text_encoder.hidden_size
+        self.image_proj = ProjectionHead(image_width, embed_dim)
+        self.text_proj = ProjectionHead(text_width, embed_dim)
+        self.region_proj = nn.Linear(image_width, embed_dim)
+        self.sentence_proj = nn.Linear(text_width, embed_dim)
+        self.itm_head = ImageTextMatchingHead(embed_dim, itm_hidden_dim)
+        self.mask_ratio = mask_ratio
+        self.mlm_probability = mlm_probability
+        self.with_reconstruction = with_reconstruction
+
+    def forward(
+        self,
+        images: torch.Tensor,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        sentence_index: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """
+        Args:
+            images: ``[B, C, H, W]``.
+            input_ids: ``[B, L]`` report tokens.
+            attention_mask: ``[B, L]``.
+            sentence_index: ``[B, L]`` sentence of each token, -1 for special and padding tokens.
+
+        Returns:
+            ``image_emb [B, D]``, ``text_emb [B, D]``, ``region_emb [B, R, D]``, ``sentence_emb [B, S, D]``,
+            ``sentence_mask [B, S]`` and ``input_ids`` (echoed for duplicate-report detection); in training mode
+            with reconstruction also ``mae_pred``, ``mae_target``, ``mae_mask``, ``mlm_logits``, ``mlm_labels``.
+        """
+        regions = self.image_encoder(images)
+        text = self.text_encoder(input_ids, attention_mask, sentence_index)
+        outputs = {
+            "image_emb": self.image_proj(regions.mean(dim=1)),
+            "text_emb": self.text_proj(text["report"]),
+            "region_emb": self.region_proj(regions),
+            "sentence_emb": self.sentence_proj(text["sentences"]),
+            "sentence_mask": text["sentence_mask"],
+            "input_ids": input_ids,
+        }
+        if self.training and self.with_reconstruction:
+            outputs["mae_pred"], outputs["mae_mask"] = self.image_encoder.forward_masked(images, self.mask_ratio)
+            outputs["mae_target"] = patchify(images, self.image_encoder.patch_size)
+            outputs["mlm_logits"], outputs["mlm_labels"] = self.text_encoder.forward_masked(
+                input_ids, attention_mask, sentence_index, self.mlm_probability
+            )
+        return outputs
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """``[B, C, H, W]`` → unit-norm global image embeddings ``[B, D]``."""
+        return F.normalize(self.image_proj(self.image_encoder(images).mean(dim=1)), dim=-1)
+
+    def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """``[B, L]`` tokens → unit-norm report embeddings ``[B, D]``."""
+        tokens = self.text_encoder.encode_tokens(input_ids, attention_mask)
+        return F.normalize(self.text_proj(tokens[:, 0]), dim=-1)
+
+    def match_score(self, images: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Probability that each image matches its paired report, ``[B]``."""
+        return torch.sigmoid(self.itm_head(self.encode_image(images), self.encode_text(input_ids, attention_mask)))
+
+    def similarity_map(
+        self, images: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor, sentence_index: torch.Tensor
+    ) -> torch.Tensor:
+        """Cosine between a phrase and every patch, in the local (sentence-region) space.
+
+        Args:
+            images: ``[B, C, H, W]``.
+            input_ids: ``[B, L]`` one phrase per image, tokenised as a one-sentence report.
+            attention_mask: ``[B, L]``.
+            sentence_index: ``[B, L]``, 0 on the phrase's tokens, -1 elsewhere.
+
+        Returns:
+            ``[B, h, w]`` on the patch grid.
+        """
+        regions = F.normalize(self.region_proj(self.image_encoder(images)), dim=-1)
+        text = self.text_encoder(input_ids, attention_mask, sentence_index)
+        phrase = F.normalize(self.sentence_proj(text["sentences"][:, 0]), dim=-1)
+        similarity = torch.einsum("brd,bd->br", regions, phrase)
+        return similarity.reshape(-1, *self.image_encoder.grid_size)

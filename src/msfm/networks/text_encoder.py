@@ -1,0 +1,162 @@
+"""Report encoder: a Hugging Face BERT with sentence pooling and an MLM head."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from monai.utils import optional_import
+from torch import nn
+
+transformers, _ = optional_import("transformers")
+
+__all__ = ["MSFMTextEncoder", "mask_tokens"]
+
+
+def mask_tokens(
+    input_ids: torch.Tensor,
+    maskable: torch.Tensor,
+    mask_token_id: int,
+    vocab_size: int,
+    probability: float = 0.15,
+    ignore_index: int = -100,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT masking: pick ``probability`` of the maskable tokens; 80 % become [MASK], 10 % a random token,
+    10 % stay.
+
+    Args:
+        input_ids: ``[B, L]``.
+        maskable: ``[B, L]`` bool, the tokens that may be picked (content tokens, not special or padding).
+        mask_token_id: id of [MASK].
+        vocab_size: range of the random replacements.
+        probability: share of maskable tokens picked.
+        ignore_index: label of the positions that were not picked.
+
+    Returns:
+        ``(masked_ids, labels)``, with ``labels`` the original id on picked positions, ``ignore_index`` elsewhere.
+    """
+    picked = (torch.rand(input_ids.shape, device=input_ids.device) < probability) & maskable
+    labels = input_ids.masked_fill(~picked, ignore_index)
+    choice = torch.rand(input_ids.shape, device=input_ids.device)
+    masked = input_ids.masked_fill(picked & (choice < 0.8), mask_token_id)
+    random_ids = torch.randint_like(input_ids, vocab_size)
+    replace = picked & (choice >= 0.8) & (choice < 0.9)
+    masked = torch.where(replace, random_ids, masked)
+    return masked, labels
+
+
+class MSFMTextEncoder(nn.Module):
+    """BERT report encoder with sentence features.
+
+    Built either from a local pretrained directory (``pretrained_path``, any BERT masked-LM checkpoint saved by
+    ``save_pretrained``, e.g. a CXR-BERT checkout) or from scratch with the given size.
+
+    The report is encoded once; each sentence's feature is the mean of its tokens' features (sentences are
+    identified by ``sentence_index``, -1 for special and padding tokens); the report feature is the [CLS] token.
+
+    Args:
+        pretrained_path: local directory to load with ``from_pretrained``; None trains from scratch.
+        vocab_size: vocabulary size (from scratch).
+        hidden_size: width (from scratch).
+        num_layers: depth (from scratch).
+        num_heads: heads (from scratch).
+        intermediate_size: MLP width (from scratch).
+        max_length: maximum tokens per report (from scratch: position embeddings).
+        max_sentences: sentence slots ``S``; sentences beyond it are dropped.
+        mask_token_id: id of [MASK], for MLM.
+        pad_token_id: id of the padding token.
+        dropout: hidden and attention dropout (from scratch).
+
+    Raises:
+        FileNotFoundError: when ``pretrained_path`` is not a directory.
+    """
+
+    def __init__(
+        self,
+        pretrained_path: str | os.PathLike | None = None,
+        vocab_size: int = 30522,
+        hidden_size: int = 768,
+        num_layers: int = 12,
+        num_heads: int = 12,
+        intermediate_size: int = 3072,
+        max_length: int = 128,
+        max_sentences: int = 16,
+        mask_token_id: int = 103,
+        pad_token_id: int = 0,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if pretrained_path is not None:
+            if not os.path.isdir(pretrained_path):
+                raise FileNotFoundError(f"pretrained text encoder directory not found: {pretrained_path}")
+            self.bert = transformers.BertForMaskedLM.from_pretrained(os.fspath(pretrained_path))
+        else:
+            config = transformers.BertConfig(
+                vocab_size=vocab_size,
+                hidden_size=hidden_size,
+                num_hidden_layers=num_layers,
+                num_attention_heads=num_heads,
+                intermediate_size=intermediate_size,
+                max_position_embeddings=max_length,
+                hidden_dropout_prob=dropout,
+                attention_probs_dropout_prob=dropout,
+                pad_token_id=pad_token_id,
+            )
+            self.bert = transformers.BertForMaskedLM(config)
+        self.max_sentences = max_sentences
+        self.mask_token_id = mask_token_id
+
+    @property
+    def hidden_size(self) -> int:
+        """Width of the token features."""
+        return self.bert.config.hidden_size
+
+    @property
+    def vocab_size(self) -> int:
+        """Vocabulary size of the MLM head."""
+        return self.bert.config.vocab_size
+
+    def encode_tokens(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """``[B, L]`` ids → ``[B, L, H]`` token features."""
+        return self.bert.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    def pool_sentences(
+        self, tokens: torch.Tensor, sentence_index: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean-pool token features per sentence.
+
+        Args:
+            tokens: ``[B, L, H]``.
+            sentence_index: ``[B, L]``, the sentence of each token, -1 for none.
+
+        Returns:
+            ``(sentences [B, S, H], sentence_mask [B, S] bool)``.
+        """
+        slots = torch.arange(self.max_sentences, device=tokens.device)
+        membership = (sentence_index[..., None] == slots).to(tokens.dtype)  # [B, L, S]
+        counts = membership.sum(dim=1)  # [B, S]
+        sentences = torch.einsum("bls,blh->bsh", membership, tokens) / counts.clamp_min(1.0)[..., None]
+        return sentences, counts > 0
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, sentence_index: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """
+        Returns:
+            ``tokens [B, L, H]``, ``report [B, H]``, ``sentences [B, S, H]`` and ``sentence_mask [B, S]``.
+        """
+        tokens = self.encode_tokens(input_ids, attention_mask)
+        sentences, sentence_mask = self.pool_sentences(tokens, sentence_index)
+        return {"tokens": tokens, "report": tokens[:, 0], "sentences": sentences, "sentence_mask": sentence_mask}
+
+    def forward_masked(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, sentence_index: torch.Tensor, probability: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """MLM path: mask content tokens and predict them.
+
+        Returns:
+            ``(logits [B, L, V], labels [B, L])`` with -100 labels on unmasked positions.
+        """
+        masked, labels = mask_tokens(input_ids, sentence_index >= 0, self.mask_token_id, self.vocab_size, probability)
+        logits = self.bert(input_ids=masked, attention_mask=attention_mask).logits
+        return logits, labels

@@ -1,0 +1,84 @@
+"""Every config of the pretraining bundle parses, instantiates and has valid metadata."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from monai.bundle import ConfigParser, verify_metadata
+
+from tests.bundles.helpers import CONFIGS, REPO_ROOT
+from tests.conftest import SHARED_DIR
+
+CONFIG_SETS = [
+    ("train.json",),
+    ("train.json", "demo.json"),
+    ("train.json", "demo.json", "inference.json"),
+    ("train.json", "demo.json", "multi_gpu_train.json"),
+]
+
+
+def component_ids(config, prefix=""):
+    """Ids of every ``_target_`` component in a raw config."""
+    if isinstance(config, dict):
+        if "_target_" in config and prefix:
+            yield prefix
+        items = config.items()
+    elif isinstance(config, list):
+        items = enumerate(config)
+    else:
+        return
+    for key, value in items:
+        yield from component_ids(value, f"{prefix}#{key}" if prefix else str(key))
+
+
+def test_metadata_is_valid_against_the_official_schema():
+    schema = SHARED_DIR / "monai" / "meta_schema_20240725.json"
+    if not schema.exists():
+        pytest.skip(f"official schema not found at {schema}")
+    verify_metadata(meta_file=str(CONFIGS / "metadata.json"), filepath=str(schema))
+
+
+def instantiate_all(names, overrides: dict) -> int:
+    """Parse the configs, run ``initialize`` when distributed, and instantiate every component."""
+    parser = ConfigParser()
+    parser.read_config([str(CONFIGS / n) for n in names])
+    parser.update(overrides)
+    assert "training" in parser.get() and "run" in parser.get()
+    assert ("inferring" in parser.get()) == ("inference.json" in names)
+    if "multi_gpu_train.json" in names:
+        parser.get_parsed_content("initialize")
+    ids = list(component_ids(parser.get()))
+    assert "network_def" in ids and "train#trainer" in ids
+    for component in ids:
+        assert parser.get_parsed_content(component) is not None, component
+    return len(ids)
+
+
+@pytest.mark.parametrize("names", CONFIG_SETS, ids=["+".join(n) for n in CONFIG_SETS])
+def test_every_component_instantiates(names, tmp_path, demo_dir):
+    overrides = {"bundle_root": str(tmp_path), "output_dir": str(tmp_path / "out"), "dataset_dir": str(demo_dir),
+                 "num_workers": 0}
+    if "multi_gpu_train.json" not in names:
+        assert instantiate_all(names, overrides) > 20
+        return
+    # a process group (and ignite's cached view of it) must not leak into other tests: use a fresh process
+    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29533", "RANK": "0", "LOCAL_RANK": "0",
+           "WORLD_SIZE": "1"}
+    code = f"from tests.bundles.test_configs import instantiate_all; print(instantiate_all({names!r}, {overrides!r}))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_paper_scale_defaults():
+    parser = ConfigParser()
+    parser.read_config(str(CONFIGS / "train.json"))
+    assert parser["image_size"] == 224
+    assert {k: parser["image_encoder"][k] for k in ("patch_size", "hidden_size", "mlp_dim", "num_layers", "num_heads")} \
+        == {"patch_size": 16, "hidden_size": 768, "mlp_dim": 3072, "num_layers": 12, "num_heads": 12}
+    for key in ("bundle_root", "dataset_dir", "datalist", "output_dir", "device", "batch_size"):
+        assert key in parser.get()
+    assert parser["train"]["trainer"]["max_epochs"] == "@max_epochs"

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from msfm.data import ensure_demo_datalist, make_demo_dataset, report_sentences
+
+
+def test_deterministic_and_complete(tmp_path):
+    first = make_demo_dataset(tmp_path / "a", n=12, seed=5, image_size=64)
+    second = make_demo_dataset(tmp_path / "b", n=12, seed=5, image_size=64)
+    a, b = json.load(open(first)), json.load(open(second))
+    assert a == b
+    assert len(a["training"]) + len(a["validation"]) == 12
+    for entry in a["training"]:
+        image_a = np.asarray(Image.open(tmp_path / "a" / entry["image"]))
+        assert image_a.shape == (64, 64)
+        assert np.array_equal(image_a, np.asarray(Image.open(tmp_path / "b" / entry["image"])))
+        assert report_sentences(entry["report"])
+
+
+def test_findings_are_drawn_where_the_report_says(tmp_path):
+    """Patient's right is on the image's left; the zone is the third of the lung field."""
+    datalist = json.load(open(make_demo_dataset(tmp_path, n=60, seed=0, image_size=128)))
+    checked = 0
+    for entry in datalist["training"] + datalist["validation"]:
+        text = " ".join(report_sentences(entry["report"])).lower()
+        for finding in entry["findings"]:
+            x, y, w, h = finding["box"]
+            if finding["type"] == "cardiomegaly":
+                assert "enlarged" in text or "cardiomegaly" in text
+                continue
+            centre_x = x + w / 2
+            assert (centre_x < 64) == (finding["side"] == "right")
+            assert f"{finding['side']} " in text
+            if finding["type"] in ("opacity", "nodule"):
+                zone_top = 128 * (0.14 + ["upper", "middle", "lower"].index(finding["zone"]) * 0.24)
+                assert zone_top - 12 <= y + h / 2 <= zone_top + 0.24 * 128 + 12
+            checked += 1
+    assert checked > 30
+
+
+def test_ensure_creates_once(tmp_path):
+    path = ensure_demo_datalist(tmp_path, n=5, seed=0, image_size=32)
+    mtime = (tmp_path / "datalist.json").stat().st_mtime
+    assert ensure_demo_datalist(tmp_path, n=5) == path
+    assert (tmp_path / "datalist.json").stat().st_mtime == mtime

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import pytest
+
+from msfm.data import clean_report, extract_sections, report_sentences, split_sentences
+
+MIMIC_STYLE = """                                 FINAL REPORT
+ EXAMINATION:  CHEST (PA AND LAT)
+
+ INDICATION:  ___F with cough.
+
+ COMPARISON:  ___
+
+ FINDINGS:
+ 
+ 1. There is a new opacity in the right lower
+ lobe. No pleural effusion.
+ 
+ IMPRESSION:
+ 
+ Right lower lobe pneumonia.
+"""
+
+
+def test_keeps_findings_and_impression():
+    assert extract_sections(MIMIC_STYLE)["INDICATION"].startswith("___F")
+    assert clean_report(MIMIC_STYLE) == (
+        "There is a new opacity in the right lower lobe. No pleural effusion. Right lower lobe pneumonia."
+    )
+
+
+def test_falls_back_to_the_whole_text_and_drops_placeholders():
+    assert clean_report("Heart size normal.\nLungs   clear, ___ noted.") == "Heart size normal. Lungs clear, noted."
+    assert clean_report("IMPRESSION: No acute process.") == "No acute process."
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("No effusion. Heart normal.", ["No effusion.", "Heart normal."]),
+        ("Opacity at 3.5 cm. Stable!", ["Opacity at 3.5 cm.", "Stable!"]),
+        ("single sentence without stop", ["single sentence without stop"]),
+    ],
+)
+def test_split_sentences(text, expected):
+    assert split_sentences(text) == expected
+
+
+def test_empty_report_is_an_error():
+    with pytest.raises(ValueError, match="no usable text"):
+        report_sentences("FINDINGS: ___ \n IMPRESSION: ")

@@ -1,0 +1,64 @@
+"""Cross-rank gathering: 2 ranks x B/2 give the single-process loss over B, and the same gradients under DDP."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from msfm.losses import GlobalAlignmentLoss, LocalAlignmentLoss
+
+BATCH, DIM, REGIONS, SENTENCES = 8, 6, 5, 3
+
+
+def make_data():
+    generator = torch.Generator().manual_seed(0)
+    features = torch.randn(BATCH, DIM, generator=generator)
+    regions = torch.randn(BATCH, REGIONS, DIM, generator=generator)
+    sentences = torch.randn(BATCH, SENTENCES, DIM, generator=generator)
+    mask = torch.rand(BATCH, SENTENCES, generator=generator) > 0.3
+    mask[:, 0] = True
+    return features, regions, sentences, mask
+
+
+def losses_and_grads(model, features, regions, sentences, mask):
+    image_emb, text_emb = model(features), features.flip(1)
+    global_loss = GlobalAlignmentLoss(temperature=0.1)(image_emb, text_emb)
+    local_loss = LocalAlignmentLoss()(model(regions), sentences, mask)
+    (global_loss + local_loss).backward()
+    weight = model.module.weight if hasattr(model, "module") else model.weight
+    return global_loss.item(), local_loss.item(), weight.grad.clone()
+
+
+def worker(rank, world_size, port, results):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world_size)
+    torch.manual_seed(0)
+    model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(DIM, DIM, bias=False))
+    features, regions, sentences, mask = make_data()
+    part = slice(rank * BATCH // world_size, (rank + 1) * BATCH // world_size)
+    results[rank] = losses_and_grads(model, features[part], regions[part], sentences[part], mask[part])
+    dist.destroy_process_group()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_ranks_equal_one_process():
+    torch.manual_seed(0)
+    single = losses_and_grads(torch.nn.Linear(DIM, DIM, bias=False), *make_data())
+    with mp.Manager() as manager:
+        results = manager.dict()
+        mp.spawn(worker, args=(2, free_port(), results), nprocs=2, join=True)
+        ranks = [results[0], results[1]]
+    for global_loss, local_loss, grad in ranks:
+        assert global_loss == pytest.approx(single[0], abs=1e-6)
+        assert local_loss == pytest.approx(single[1], abs=1e-6)
+        assert torch.allclose(grad, single[2], atol=1e-6)

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from msfm.metrics import RetrievalRecallMetric, retrieval_recall
+
+
+def naive_recall(image, text, k):
+    n = image.shape[0]
+    sim = [[float(F.cosine_similarity(image[i], text[j], dim=0)) for j in range(n)] for i in range(n)]
+    i2t = sum(sum(sim[i][j] >= sim[i][i] for j in range(n) if j != i) < k for i in range(n)) / n
+    t2i = sum(sum(sim[j][i] >= sim[i][i] for j in range(n) if j != i) < k for i in range(n)) / n
+    return i2t, t2i
+
+
+@pytest.mark.parametrize("n,dim,k", [(10, 4, 1), (25, 8, 5), (30, 3, 10)])
+def test_matches_loop_reference(n, dim, k):
+    text = torch.randn(n, dim)
+    image = text + torch.randn(n, dim)
+    result = retrieval_recall(image, text, ks=[k])
+    i2t, t2i = naive_recall(image, text, k)
+    assert result[f"i2t_R{k}"] == pytest.approx(i2t)
+    assert result[f"t2i_R{k}"] == pytest.approx(t2i)
+
+
+def test_perfect_collapsed_and_cumulative():
+    x = torch.eye(6)
+    assert retrieval_recall(x, x, ks=[1]) == {"i2t_R1": 1.0, "t2i_R1": 1.0}
+    collapsed = torch.ones(6, 3)
+    assert retrieval_recall(collapsed, collapsed, ks=[1])["i2t_R1"] == 0.0  # ties count against the model
+
+    text = torch.randn(20, 5)
+    image = text + 0.8 * torch.randn(20, 5)
+    metric = RetrievalRecallMetric(k=5, direction="text_to_image")
+    metric(image[:7], text[:7])
+    metric(image[7:], text[7:])
+    assert metric.aggregate().item() == pytest.approx(retrieval_recall(image, text, ks=[5])["t2i_R5"])
+    with pytest.raises(ValueError, match="direction"):
+        RetrievalRecallMetric(direction="sideways")

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pytest
+import torch
+import transformers
+
+from msfm.networks import MSFMTextEncoder, mask_tokens
+
+SMALL = {"vocab_size": 50, "hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32,
+         "max_length": 12, "max_sentences": 3, "mask_token_id": 4}
+
+
+def test_sentence_pooling_is_the_mean_of_each_sentences_tokens():
+    encoder = MSFMTextEncoder(**SMALL)
+    tokens = torch.randn(2, 6, 16)
+    sentence_index = torch.tensor([[-1, 0, 0, 1, -1, -1], [-1, 0, 2, 2, 2, -1]])
+    sentences, mask = encoder.pool_sentences(tokens, sentence_index)
+    assert sentences.shape == (2, 3, 16)
+    assert mask.tolist() == [[True, True, False], [True, False, True]]
+    assert torch.allclose(sentences[0, 0], tokens[0, 1:3].mean(0))
+    assert torch.allclose(sentences[0, 1], tokens[0, 3])
+    assert torch.allclose(sentences[1, 2], tokens[1, 2:5].mean(0))
+    assert torch.equal(sentences[0, 2], torch.zeros(16))
+
+
+def test_forward_outputs():
+    encoder = MSFMTextEncoder(**SMALL).eval()
+    ids = torch.randint(5, 50, (2, 12))
+    out = encoder(ids, torch.ones_like(ids), torch.zeros_like(ids))
+    assert out["report"].shape == (2, 16) and out["sentences"].shape == (2, 3, 16)
+    logits, labels = encoder.forward_masked(ids, torch.ones_like(ids), torch.zeros_like(ids), probability=0.5)
+    assert logits.shape == (2, 12, 50) and labels.shape == (2, 12)
+
+
+def test_mask_tokens_statistics():
+    torch.manual_seed(0)
+    ids = torch.randint(10, 1000, (200, 100))
+    maskable = torch.rand(200, 100) > 0.2
+    masked, labels = mask_tokens(ids, maskable, mask_token_id=4, vocab_size=1000, probability=0.15)
+    picked = labels != -100
+    assert not (picked & ~maskable).any()
+    assert torch.equal(labels[picked], ids[picked])
+    assert torch.equal(masked[~picked], ids[~picked])
+    share = picked.sum() / maskable.sum()
+    assert abs(share.item() - 0.15) < 0.01
+    as_mask = (masked[picked] == 4).float().mean().item()
+    unchanged = (masked[picked] == ids[picked]).float().mean().item()
+    assert abs(as_mask - 0.8) < 0.02 and abs(unchanged - 0.1) < 0.02
+
+
+def test_loads_a_local_pretrained_directory(tmp_path):
+    config = transformers.BertConfig(vocab_size=60, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                     intermediate_size=32, max_position_embeddings=20)
+    reference = transformers.BertForMaskedLM(config)
+    reference.save_pretrained(tmp_path / "cxr-bert")
+    encoder = MSFMTextEncoder(pretrained_path=tmp_path / "cxr-bert", max_sentences=2)
+    assert encoder.hidden_size == 16 and encoder.vocab_size == 60
+    assert torch.equal(encoder.bert.bert.embeddings.word_embeddings.weight,
+                       reference.bert.embeddings.word_embeddings.weight)
+    with pytest.raises(FileNotFoundError, match="not found"):
+        MSFMTextEncoder(pretrained_path=tmp_path / "missing")
