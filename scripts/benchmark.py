@@ -96,7 +96,8 @@ def bench_training(name: str, device: torch.device, steps: int, batch_size: int 
     seconds = (time.perf_counter() - start) / steps
     params = sum(p.numel() for p in network.parameters()) / 1e6
     print(
-        f"[{name}] {params:.1f} M params, image {sizes['image_size']}px, batch {batch}, {'bf16 AMP' if amp else 'fp32'}: "
+        f"[{name}] {params:.1f} M params, image {sizes['image_size']}px, batch {batch}, "
+        f"{'bf16 AMP' if amp else 'fp32'}: "
         f"{batch / seconds:.1f} pairs/s ({seconds * 1000:.0f} ms/step), peak memory {peak_memory_mib(device):.0f} MiB"
     )
 
@@ -107,7 +108,9 @@ def bench_training(name: str, device: torch.device, steps: int, batch_size: int 
         "global": lambda o: loss_fn.global_loss(o["image_emb"], o["text_emb"]),
         "local": lambda o: loss_fn.local_loss(o["region_emb"], o["sentence_emb"], o["sentence_mask"]),
         "instance": lambda o: loss_fn.instance_loss(o["image_emb"], o["text_emb"], loss_fn.match_head, o["input_ids"]),
-        "modality_image": lambda o: loss_fn.modality_loss.masked_image_loss(o["mae_pred"], o["mae_target"], o["mae_mask"]),
+        "modality_image": lambda o: loss_fn.modality_loss.masked_image_loss(
+            o["mae_pred"], o["mae_target"], o["mae_mask"]
+        ),
         "modality_text": lambda o: loss_fn.modality_loss.masked_language_loss(o["mlm_logits"], o["mlm_labels"]),
     }
     report = []
@@ -164,10 +167,11 @@ def bench_local_loss(device: torch.device, batch: int, regions: int, sentences: 
     vector_time, vector_loss = timed(lambda r, s: loss_fn(r, s, mask))
     loop_time, reference_loss = timed(lambda r, s: loop_loss(r, s, mask))
     with torch.no_grad():
-        score_gap = (local_alignment_scores(region_emb, sentence_emb, mask) - loop_scores(region_emb, sentence_emb, mask))
+        score_gap = local_alignment_scores(region_emb, sentence_emb, mask) - loop_scores(region_emb, sentence_emb, mask)
     print(
         f"[local loss] B={batch} R={regions} S={sentences} D={dim}, forward + backward: vectorised "
-        f"{vector_time * 1000:.0f} ms, per-report loop {loop_time * 1000:.0f} ms, speed-up {loop_time / vector_time:.1f}x; "
+        f"{vector_time * 1000:.0f} ms, per-report loop {loop_time * 1000:.0f} ms, "
+        f"speed-up {loop_time / vector_time:.1f}x; "
         f"max |dZ| {float(score_gap.abs().max()):.2e}, |dloss| {abs(vector_loss - reference_loss):.2e}"
     )
 
@@ -183,7 +187,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     device = torch.device(args.device)
-    print(f"device: {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else f'{torch.get_num_threads()} CPU threads'}), torch {torch.__version__}")
+    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
+    print(f"device: {device} ({hardware}), torch {torch.__version__}")
     for name in args.configs:
         batch = args.batch_size or (8 if name == "base" and device.type == "cpu" else None)
         bench_training(name, device, args.steps, batch, args.amp)

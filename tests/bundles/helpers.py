@@ -32,8 +32,17 @@ def tiny_overrides(tmp_path: Path, dataset_dir: Path, **extra) -> list[str]:
 
 
 def bundle_command(configs: str, run_id: str = "training", launcher: list[str] | None = None) -> list[str]:
-    return [*(launcher or [sys.executable]), "-m", "monai.bundle", "run", run_id, "--config_file", configs,
-            "--logging_file", str(CONFIGS / "logging.conf")]
+    return [
+        *(launcher or [sys.executable]),
+        "-m",
+        "monai.bundle",
+        "run",
+        run_id,
+        "--config_file",
+        configs,
+        "--logging_file",
+        str(CONFIGS / "logging.conf"),
+    ]
 
 
 def run(command: list[str], timeout: int = 600) -> subprocess.CompletedProcess:

@@ -59,17 +59,28 @@ def instantiate_all(names, overrides: dict) -> int:
 
 @pytest.mark.parametrize("names", CONFIG_SETS, ids=["+".join(n) for n in CONFIG_SETS])
 def test_every_component_instantiates(names, tmp_path, demo_dir):
-    overrides = {"bundle_root": str(tmp_path), "output_dir": str(tmp_path / "out"), "dataset_dir": str(demo_dir),
-                 "num_workers": 0}
+    overrides = {
+        "bundle_root": str(tmp_path),
+        "output_dir": str(tmp_path / "out"),
+        "dataset_dir": str(demo_dir),
+        "num_workers": 0,
+    }
     if "multi_gpu_train.json" not in names:
         assert instantiate_all(names, overrides) > 20
         return
     # a process group (and ignite's cached view of it) must not leak into other tests: use a fresh process
-    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29533", "RANK": "0", "LOCAL_RANK": "0",
-           "WORLD_SIZE": "1"}
+    env = {
+        **os.environ,
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": "29533",
+        "RANK": "0",
+        "LOCAL_RANK": "0",
+        "WORLD_SIZE": "1",
+    }
     code = f"from tests.bundles.test_configs import instantiate_all; print(instantiate_all({names!r}, {overrides!r}))"
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -77,8 +88,9 @@ def test_paper_scale_defaults():
     parser = ConfigParser()
     parser.read_config(str(CONFIGS / "train.json"))
     assert parser["image_size"] == 224
-    assert {k: parser["image_encoder"][k] for k in ("patch_size", "hidden_size", "mlp_dim", "num_layers", "num_heads")} \
-        == {"patch_size": 16, "hidden_size": 768, "mlp_dim": 3072, "num_layers": 12, "num_heads": 12}
+    assert {
+        k: parser["image_encoder"][k] for k in ("patch_size", "hidden_size", "mlp_dim", "num_layers", "num_heads")
+    } == {"patch_size": 16, "hidden_size": 768, "mlp_dim": 3072, "num_layers": 12, "num_heads": 12}
     for key in ("bundle_root", "dataset_dir", "datalist", "output_dir", "device", "batch_size"):
         assert key in parser.get()
     assert parser["train"]["trainer"]["max_epochs"] == "@max_epochs"

@@ -16,8 +16,7 @@ import torch
 from msfm.engines import latest_checkpoints
 from tests.bundles.helpers import REPO_ROOT, bundle_command, config_list, run, tiny_overrides
 
-LOSS_METRICS = {"loss_total", "loss_global", "loss_local", "loss_instance", "loss_modality_image",
-                "loss_modality_text"}
+LOSS_METRICS = {"loss_total", "loss_global", "loss_local", "loss_instance", "loss_modality_image", "loss_modality_text"}
 RECALL_METRICS = {f"val_{d}_R{k}" for d in ("i2t", "t2i") for k in (1, 5, 10)}
 
 

@@ -33,7 +33,7 @@ def test_sentence_spans_survive_tokenisation(tokenizer):
     for index, sentence in enumerate(sentences):
         assert tokenizer.decode(ids[owner == index]) == sentence.lower()
     length = int(out["attention_mask"].sum())
-    assert ids[length - 1] == tokenizer.sep_token_id and (owner[length - 1:] == -1).all()
+    assert ids[length - 1] == tokenizer.sep_token_id and (owner[length - 1 :] == -1).all()
     assert (ids[length:] == tokenizer.pad_token_id).all()
 
 

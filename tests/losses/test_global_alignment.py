@@ -11,7 +11,9 @@ from msfm.losses import GlobalAlignmentLoss
 def naive_clip_loss(image: torch.Tensor, text: torch.Tensor, temperature: float) -> float:
     image, text = image.double(), text.double()
     n = image.shape[0]
-    sims = [[float(torch.dot(image[i], text[k]) / (image[i].norm() * text[k].norm())) for k in range(n)] for i in range(n)]
+    sims = [
+        [float(torch.dot(image[i], text[k]) / (image[i].norm() * text[k].norm())) for k in range(n)] for i in range(n)
+    ]
     total = 0.0
     for i in range(n):
         row = [sims[i][k] / temperature for k in range(n)]

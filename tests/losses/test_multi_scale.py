@@ -8,10 +8,29 @@ from msfm.networks import MSFMImageEncoder, MSFMNet, MSFMTextEncoder
 
 
 def tiny_net(with_reconstruction=True):
-    image = MSFMImageEncoder(img_size=32, patch_size=16, hidden_size=32, mlp_dim=64, num_layers=1, num_heads=2,
-                             decoder_hidden_size=16, decoder_mlp_dim=32, decoder_num_layers=1, decoder_num_heads=2)
-    text = MSFMTextEncoder(vocab_size=40, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32,
-                           max_length=10, max_sentences=3, mask_token_id=4, dropout=0.0)
+    image = MSFMImageEncoder(
+        img_size=32,
+        patch_size=16,
+        hidden_size=32,
+        mlp_dim=64,
+        num_layers=1,
+        num_heads=2,
+        decoder_hidden_size=16,
+        decoder_mlp_dim=32,
+        decoder_num_layers=1,
+        decoder_num_heads=2,
+    )
+    text = MSFMTextEncoder(
+        vocab_size=40,
+        hidden_size=16,
+        num_layers=1,
+        num_heads=2,
+        intermediate_size=32,
+        max_length=10,
+        max_sentences=3,
+        mask_token_id=4,
+        dropout=0.0,
+    )
     return MSFMNet(image, text, embed_dim=16, itm_hidden_dim=16, with_reconstruction=with_reconstruction)
 
 
@@ -30,8 +49,12 @@ def test_total_is_the_weighted_sum_and_terms_are_logged():
     total = loss_fn(net(*batch()))
     terms = loss_fn.last_terms
     assert set(terms) == set(LOSS_TERMS) | {"total"}
-    expected = (terms["global"] + 0.5 * terms["local"] + 2.0 * terms["instance"]
-                + 0.25 * (terms["modality_image"] + terms["modality_text"]))
+    expected = (
+        terms["global"]
+        + 0.5 * terms["local"]
+        + 2.0 * terms["instance"]
+        + 0.25 * (terms["modality_image"] + terms["modality_text"])
+    )
     assert total.item() == pytest.approx(expected.item(), rel=1e-6)
 
 
@@ -39,8 +62,16 @@ def test_gradients_reach_both_encoders_and_the_heads():
     net = tiny_net()
     loss_fn = MultiScaleLoss(net.itm_head)
     loss_fn(net(*batch())).backward()
-    for module in (net.image_encoder.vit, net.image_encoder.decoder, net.text_encoder.bert.bert,
-                   net.image_proj, net.text_proj, net.region_proj, net.sentence_proj, net.itm_head):
+    for module in (
+        net.image_encoder.vit,
+        net.image_encoder.decoder,
+        net.text_encoder.bert.bert,
+        net.image_proj,
+        net.text_proj,
+        net.region_proj,
+        net.sentence_proj,
+        net.itm_head,
+    ):
         grads = [p.grad for p in module.parameters() if p.requires_grad]
         assert any(g is not None and g.abs().sum() > 0 for g in grads), type(module).__name__
     assert loss_fn.global_loss.log_logit_scale.grad is not None
@@ -50,8 +81,12 @@ def test_gradients_reach_both_encoders_and_the_heads():
 def test_zero_weight_switches_a_term_off(off, monkeypatch):
     net = tiny_net(with_reconstruction=off != "modality")
     loss_fn = MultiScaleLoss(net.itm_head, **{f"{off}_weight": 0.0})
-    sub_loss = {"global": "global_loss", "local": "local_loss", "instance": "instance_loss",
-                "modality": "modality_loss"}[off]
+    sub_loss = {
+        "global": "global_loss",
+        "local": "local_loss",
+        "instance": "instance_loss",
+        "modality": "modality_loss",
+    }[off]
 
     def fail(*args, **kwargs):
         raise AssertionError(f"{off} was computed")

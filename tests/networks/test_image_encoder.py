@@ -6,8 +6,16 @@ from monai.networks.nets import UNETR, ViT
 
 from msfm.networks import MSFMImageEncoder, patchify
 
-TINY = {"hidden_size": 32, "mlp_dim": 64, "num_layers": 2, "num_heads": 4, "decoder_hidden_size": 16,
-        "decoder_mlp_dim": 32, "decoder_num_layers": 1, "decoder_num_heads": 2}
+TINY = {
+    "hidden_size": 32,
+    "mlp_dim": 64,
+    "num_layers": 2,
+    "num_heads": 4,
+    "decoder_hidden_size": 16,
+    "decoder_mlp_dim": 32,
+    "decoder_num_layers": 1,
+    "decoder_num_heads": 2,
+}
 
 
 @pytest.mark.parametrize("img_size,grid", [(32, (2, 2)), ((48, 64), (3, 4))])
@@ -42,8 +50,11 @@ def test_visible_only_encoding_uses_the_backbone():
         index = torch.rand(2, 4).argsort(1)
         shuffled = torch.gather(tokens, 1, index[..., None].expand(-1, -1, 32))
         # self-attention without positional change is permutation-equivariant
-        assert torch.allclose(torch.gather(encoder(images), 1, index[..., None].expand(-1, -1, 32)),
-                              encoder._encode_tokens(shuffled), atol=1e-5)
+        assert torch.allclose(
+            torch.gather(encoder(images), 1, index[..., None].expand(-1, -1, 32)),
+            encoder._encode_tokens(shuffled),
+            atol=1e-5,
+        )
 
 
 def test_weights_load_into_unetr_and_vit_classifier():
@@ -55,8 +66,16 @@ def test_weights_load_into_unetr_and_vit_classifier():
     unetr.vit.load_state_dict(weights, strict=True)
     assert torch.equal(unetr.vit.blocks[11].mlp.linear1.weight, encoder.vit.blocks[11].mlp.linear1.weight)
 
-    classifier = ViT(in_channels=1, img_size=(32, 32), patch_size=16, num_layers=12, classification=True,
-                     num_classes=3, spatial_dims=2, **settings)
+    classifier = ViT(
+        in_channels=1,
+        img_size=(32, 32),
+        patch_size=16,
+        num_layers=12,
+        classification=True,
+        num_classes=3,
+        spatial_dims=2,
+        **settings,
+    )
     result = classifier.load_state_dict(weights, strict=False)
     assert result.unexpected_keys == []
     assert sorted(result.missing_keys) == ["classification_head.0.bias", "classification_head.0.weight", "cls_token"]

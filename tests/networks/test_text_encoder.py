@@ -6,8 +6,16 @@ import transformers
 
 from msfm.networks import MSFMTextEncoder, mask_tokens
 
-SMALL = {"vocab_size": 50, "hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32,
-         "max_length": 12, "max_sentences": 3, "mask_token_id": 4}
+SMALL = {
+    "vocab_size": 50,
+    "hidden_size": 16,
+    "num_layers": 1,
+    "num_heads": 2,
+    "intermediate_size": 32,
+    "max_length": 12,
+    "max_sentences": 3,
+    "mask_token_id": 4,
+}
 
 
 def test_sentence_pooling_is_the_mean_of_each_sentences_tokens():
@@ -49,13 +57,20 @@ def test_mask_tokens_statistics():
 
 
 def test_loads_a_local_pretrained_directory(tmp_path):
-    config = transformers.BertConfig(vocab_size=60, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                     intermediate_size=32, max_position_embeddings=20)
+    config = transformers.BertConfig(
+        vocab_size=60,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=20,
+    )
     reference = transformers.BertForMaskedLM(config)
     reference.save_pretrained(tmp_path / "cxr-bert")
     encoder = MSFMTextEncoder(pretrained_path=tmp_path / "cxr-bert", max_sentences=2)
     assert encoder.hidden_size == 16 and encoder.vocab_size == 60
-    assert torch.equal(encoder.bert.bert.embeddings.word_embeddings.weight,
-                       reference.bert.embeddings.word_embeddings.weight)
+    assert torch.equal(
+        encoder.bert.bert.embeddings.word_embeddings.weight, reference.bert.embeddings.word_embeddings.weight
+    )
     with pytest.raises(FileNotFoundError, match="not found"):
         MSFMTextEncoder(pretrained_path=tmp_path / "missing")

@@ -161,7 +161,9 @@ def _write_report(findings: list[dict], rng: np.random.Generator) -> str:
     findings_text = " ".join(sentences[i] for i in order)
     if findings:
         impression = " ".join(
-            _IMPRESSIONS[f["type"]].format(Side=f["side"].capitalize(), zone=_ZONE_WORDS[f["zone"]][1] if f["zone"] else "")
+            _IMPRESSIONS[f["type"]].format(
+                Side=f["side"].capitalize(), zone=_ZONE_WORDS[f["zone"]][1] if f["zone"] else ""
+            )
             for f in findings
         )
     else:

@@ -18,12 +18,6 @@ from msfm.data.reports import clean_report, report_sentences
 
 transformers, _ = optional_import("transformers")
 tokenizers, _ = optional_import("tokenizers")
-optional_import("tokenizers.models")
-optional_import("tokenizers.normalizers")
-optional_import("tokenizers.pre_tokenizers")
-optional_import("tokenizers.decoders")
-optional_import("tokenizers.trainers")
-optional_import("tokenizers.processors")
 
 __all__ = ["train_wordpiece_tokenizer", "load_or_train_tokenizer", "tokenize_sentences", "TokenizeReportd"]
 
@@ -44,7 +38,13 @@ def train_wordpiece_tokenizer(
     Returns:
         the trained ``transformers.PreTrainedTokenizerFast``.
     """
-    special = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]", "mask_token": "[MASK]"}
+    special = {
+        "pad_token": "[PAD]",
+        "unk_token": "[UNK]",
+        "cls_token": "[CLS]",
+        "sep_token": "[SEP]",
+        "mask_token": "[MASK]",
+    }
     wordpiece = tokenizers.Tokenizer(tokenizers.models.WordPiece(unk_token=special["unk_token"]))
     wordpiece.normalizer = tokenizers.normalizers.BertNormalizer(lowercase=True)
     wordpiece.pre_tokenizer = tokenizers.pre_tokenizers.BertPreTokenizer()
@@ -55,7 +55,9 @@ def train_wordpiece_tokenizer(
     wordpiece.train_from_iterator((clean_report(r) for r in reports), trainer=trainer)
     cls_id, sep_id = wordpiece.token_to_id("[CLS]"), wordpiece.token_to_id("[SEP]")
     wordpiece.post_processor = tokenizers.processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
     )
     tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=wordpiece, **special)
     tokenizer.save_pretrained(os.fspath(save_dir))

@@ -24,8 +24,9 @@ class ResumableCheckpoint:
 
     It saves ``save_dict`` plus the engine's own state (``"trainer"``, added at ``attach``: a bundle config cannot
     reference the trainer from its own handlers) every ``save_interval`` iterations, at every epoch end, at the
-    end of training and when an exception stops it (then as of the last completed iteration). Files are written atomically (a kill mid-write leaves the
-    previous file intact) as ``checkpoint_<iteration>.pt``, keeping the newest ``n_saved``.
+    end of training and when an exception stops it (then as of the last completed iteration). Files are written
+    atomically (a kill mid-write leaves the previous file intact) as ``checkpoint_<iteration>.pt``, keeping the
+    newest ``n_saved``.
 
     At ``STARTED`` it restores the newest readable checkpoint in ``ckpt_dir`` (``weights_only=True``), including the
     iteration count, so a run killed mid-epoch continues from its last save. Attach it before other handlers.

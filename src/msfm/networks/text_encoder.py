@@ -120,9 +120,7 @@ class MSFMTextEncoder(nn.Module):
         """``[B, L]`` ids → ``[B, L, H]`` token features."""
         return self.bert.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-    def pool_sentences(
-        self, tokens: torch.Tensor, sentence_index: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def pool_sentences(self, tokens: torch.Tensor, sentence_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean-pool token features per sentence.
 
         Args:

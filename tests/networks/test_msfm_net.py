@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from msfm.networks import MSFMImageEncoder, MSFMNet, MSFMTextEncoder
+
+
+@pytest.fixture
+def net():
+    image = MSFMImageEncoder(
+        img_size=(32, 48),
+        patch_size=16,
+        hidden_size=32,
+        mlp_dim=64,
+        num_layers=1,
+        num_heads=2,
+        decoder_hidden_size=16,
+        decoder_mlp_dim=32,
+        decoder_num_layers=1,
+        decoder_num_heads=2,
+    )
+    text = MSFMTextEncoder(
+        vocab_size=40,
+        hidden_size=16,
+        num_layers=1,
+        num_heads=2,
+        intermediate_size=32,
+        max_length=10,
+        max_sentences=3,
+        mask_token_id=4,
+        dropout=0.0,
+    )
+    return MSFMNet(image, text, embed_dim=8, itm_hidden_dim=8).eval()
+
+
+def text_batch(size=3, length=10):
+    ids = torch.randint(5, 40, (size, length))
+    sentence_index = torch.full((size, length), -1)
+    sentence_index[:, 1:6] = 0
+    return ids, torch.ones_like(ids), sentence_index
+
+
+def test_training_outputs(net):
+    ids, attention, sentence_index = text_batch()
+    outputs = net.train()(torch.randn(3, 1, 32, 48), ids, attention, sentence_index)
+    assert outputs["image_emb"].shape == outputs["text_emb"].shape == (3, 8)
+    assert outputs["region_emb"].shape == (3, 6, 8) and outputs["sentence_emb"].shape == (3, 3, 8)
+    assert outputs["mae_pred"].shape == outputs["mae_target"].shape == (3, 6, 256)
+    assert outputs["mlm_logits"].shape == (3, 10, 40)
+    assert "mae_pred" not in net.eval()(torch.randn(3, 1, 32, 48), ids, attention, sentence_index)
+
+
+def test_inference_methods_agree_with_forward(net):
+    images = torch.randn(3, 1, 32, 48)
+    ids, attention, sentence_index = text_batch()
+    with torch.no_grad():
+        outputs = net(images, ids, attention, sentence_index)
+        image_emb, text_emb = net.encode_image(images), net.encode_text(ids, attention)
+        assert torch.allclose(image_emb, F.normalize(outputs["image_emb"], dim=-1), atol=1e-6)
+        assert torch.allclose(text_emb, F.normalize(outputs["text_emb"], dim=-1), atol=1e-6)
+        assert torch.allclose(image_emb.norm(dim=-1), torch.ones(3))
+        scores = net.match_score(images, ids, attention)
+        assert scores.shape == (3,) and ((scores > 0) & (scores < 1)).all()
+
+
+def test_similarity_map_is_the_phrase_patch_cosine(net):
+    images = torch.randn(2, 1, 32, 48)
+    ids, attention, sentence_index = text_batch(2)
+    with torch.no_grad():
+        maps = net.similarity_map(images, ids, attention, sentence_index)
+        outputs = net(images, ids, attention, sentence_index)
+    assert maps.shape == (2, 2, 3)  # the 2 x 3 patch grid, rows first
+    regions = F.normalize(outputs["region_emb"], dim=-1)
+    phrase = F.normalize(outputs["sentence_emb"][:, 0], dim=-1)
+    expected = torch.einsum("brd,bd->br", regions, phrase).reshape(2, 2, 3)
+    assert torch.allclose(maps, expected, atol=1e-5)
+    assert maps.abs().max() <= 1 + 1e-6
