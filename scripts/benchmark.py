@@ -4,7 +4,8 @@ For the tiny (demo) and base (paper-scale) networks, built from the bundle confi
   * training pairs/s (forward + backward + AdamW step, all four loss terms) and peak memory;
   * the time of each loss term (forward + backward of the loss alone, on fixed network outputs);
   * the vectorised local loss against a per-report loop implementation of the same equation
-    (speed ratio and max abs difference), at B=64, R=196, S=12, D=768 by default.
+    (speed ratio and max abs difference), at B=64, R=196, S=12, D=768 by default;
+  * decode + preprocess images/s of 1024^2 JPEG-Baseline DICOMs, cold and from MONAI's disk cache.
 
 Usage:
     python scripts/benchmark.py                      # tiny and base, CPU or the first GPU
@@ -176,6 +177,49 @@ def bench_local_loss(device: torch.device, batch: int, regions: int, sentences: 
     )
 
 
+def bench_io(count: int, image_size: int = 224, source_size: int = 1024) -> None:
+    """Decode + preprocess speed of JPEG-Baseline DICOMs like RSNA's and SIIM's, cold and from the disk cache."""
+    import tempfile
+
+    import numpy as np
+    from monai.data import Dataset, PersistentDataset
+    from monai.transforms import Compose, LoadImaged, Resized, SpatialPadd
+
+    from msfm.data import RadiographReader, make_dicom, synthesize_case
+
+    rng = np.random.default_rng(0)
+    transform = Compose(
+        [
+            LoadImaged(keys="image", reader=RadiographReader(), image_only=True, ensure_channel_first=True),
+            Resized(keys="image", spatial_size=image_size, size_mode="longest", mode="area"),
+            SpatialPadd(keys="image", spatial_size=(image_size, image_size)),
+        ]
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        data = []
+        for index in range(count):
+            pixels = (synthesize_case(rng, source_size)[0] * 255).astype(np.uint8)
+            path = Path(tmp) / f"{index}.dcm"
+            make_dicom(pixels, jpeg=True).save_as(path, enforce_file_format=True)
+            data.append({"image": str(path)})
+
+        def images_per_second(dataset) -> float:
+            start = time.perf_counter()
+            for index in range(len(dataset)):
+                dataset[index]
+            return len(dataset) / (time.perf_counter() - start)
+
+        cold = images_per_second(Dataset(data, transform))
+        cached = PersistentDataset(data, transform, cache_dir=Path(tmp) / "cache")
+        first = images_per_second(cached)
+        warm = images_per_second(cached)
+    print(
+        f"[image I/O] {count} JPEG-Baseline DICOMs {source_size}^2 -> {image_size}^2, one process: decode + "
+        f"preprocess {cold:.1f} images/s cold, {first:.1f} images/s while filling the disk cache, "
+        f"{warm:.1f} images/s from the cache"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", nargs="+", default=["tiny", "base"], choices=list(SETTINGS))
@@ -185,6 +229,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--local-shape", type=int, nargs=4, default=[64, 196, 12, 768], metavar=("B", "R", "S", "D"))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--io-images", type=int, default=40, help="DICOMs for the image I/O benchmark (0: skip)")
     args = parser.parse_args()
     device = torch.device(args.device)
     hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
@@ -193,6 +238,8 @@ def main() -> None:
         batch = args.batch_size or (8 if name == "base" and device.type == "cpu" else None)
         bench_training(name, device, args.steps, batch, args.amp)
     bench_local_loss(device, *args.local_shape, repeats=args.repeats)
+    if args.io_images:
+        bench_io(args.io_images)
 
 
 if __name__ == "__main__":

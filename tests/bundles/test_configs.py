@@ -17,6 +17,7 @@ CONFIG_SETS = [
     ("train.json", "demo.json"),
     ("train.json", "demo.json", "inference.json"),
     ("train.json", "demo.json", "multi_gpu_train.json"),
+    ("train.json", "demo.json", "persistent_cache.json"),
 ]
 
 

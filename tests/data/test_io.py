@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 from monai.transforms import LoadImage
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from msfm.data import RadiographReader, read_radiograph
+from tests.data.datasets.fixtures import PHI_ID, PHI_NAME, write_dicom
 
 
 def asymmetric_image(height=12, width=20):
@@ -15,27 +14,6 @@ def asymmetric_image(height=12, width=20):
     image = np.zeros((height, width), np.uint8)
     image[:4, :6] = 255
     return image
-
-
-def write_dicom(path, pixels, photometric="MONOCHROME2", slope=None, intercept=None, window=None):
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = CTImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
-    ds.PatientName, ds.PatientID = "Doe^Jane", "SECRET-ID-123"
-    ds.Rows, ds.Columns = pixels.shape
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
-    bits = 16 if pixels.dtype == np.uint16 else 8
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = bits, bits, bits - 1, 0
-    if slope is not None:
-        ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
-    if window is not None:
-        ds.WindowCenter, ds.WindowWidth = window
-    ds.PixelData = pixels.tobytes()
-    ds.save_as(path, enforce_file_format=True)
 
 
 @pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "I;16"])
@@ -79,7 +57,7 @@ def test_loadimage_with_reader_gives_channel_first_and_no_phi(tmp_path):
     image = LoadImage(reader=RadiographReader(), image_only=True, ensure_channel_first=True)(tmp_path / "a.dcm")
     assert tuple(image.shape) == (1, 12, 20)
     assert float(image[0, 0, 0]) == pytest.approx(1.0)
-    assert "SECRET-ID-123" not in str(image.meta) and "Doe" not in str(image.meta)
+    assert PHI_ID not in str(image.meta) and PHI_NAME.split("^")[0] not in str(image.meta)
 
 
 def test_broken_files_name_the_file(tmp_path):

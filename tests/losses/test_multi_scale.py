@@ -4,34 +4,11 @@ import pytest
 import torch
 
 from msfm.losses import LOSS_TERMS, MultiScaleLoss
-from msfm.networks import MSFMImageEncoder, MSFMNet, MSFMTextEncoder
+from tests.networks.tiny import tiny_msfm_net
 
 
 def tiny_net(with_reconstruction=True):
-    image = MSFMImageEncoder(
-        img_size=32,
-        patch_size=16,
-        hidden_size=32,
-        mlp_dim=64,
-        num_layers=1,
-        num_heads=2,
-        decoder_hidden_size=16,
-        decoder_mlp_dim=32,
-        decoder_num_layers=1,
-        decoder_num_heads=2,
-    )
-    text = MSFMTextEncoder(
-        vocab_size=40,
-        hidden_size=16,
-        num_layers=1,
-        num_heads=2,
-        intermediate_size=32,
-        max_length=10,
-        max_sentences=3,
-        mask_token_id=4,
-        dropout=0.0,
-    )
-    return MSFMNet(image, text, embed_dim=16, itm_hidden_dim=16, with_reconstruction=with_reconstruction)
+    return tiny_msfm_net(with_reconstruction=with_reconstruction)
 
 
 def batch(size=4, length=10):

@@ -4,35 +4,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from msfm.networks import MSFMImageEncoder, MSFMNet, MSFMTextEncoder
+from tests.networks.tiny import tiny_msfm_net
 
 
 @pytest.fixture
 def net():
-    image = MSFMImageEncoder(
-        img_size=(32, 48),
-        patch_size=16,
-        hidden_size=32,
-        mlp_dim=64,
-        num_layers=1,
-        num_heads=2,
-        decoder_hidden_size=16,
-        decoder_mlp_dim=32,
-        decoder_num_layers=1,
-        decoder_num_heads=2,
-    )
-    text = MSFMTextEncoder(
-        vocab_size=40,
-        hidden_size=16,
-        num_layers=1,
-        num_heads=2,
-        intermediate_size=32,
-        max_length=10,
-        max_sentences=3,
-        mask_token_id=4,
-        dropout=0.0,
-    )
-    return MSFMNet(image, text, embed_dim=8, itm_hidden_dim=8).eval()
+    return tiny_msfm_net(img_size=(32, 48), embed_dim=8).eval()
 
 
 def text_batch(size=3, length=10):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 
@@ -11,9 +12,10 @@ from monai.utils import MetaKeys, ensure_tuple, optional_import
 
 pydicom, _ = optional_import("pydicom")
 pydicom_pixels, _ = optional_import("pydicom.pixels")
+optional_import("pydicom.encaps")
 Image, _ = optional_import("PIL.Image")
 
-__all__ = ["read_radiograph", "RadiographReader", "is_dicom"]
+__all__ = ["read_radiograph", "RadiographReader", "is_dicom", "make_dicom"]
 
 
 def is_dicom(path: str | os.PathLike) -> bool:
@@ -21,6 +23,38 @@ def is_dicom(path: str | os.PathLike) -> bool:
     with open(path, "rb") as f:
         f.seek(128)
         return f.read(4) == b"DICM"
+
+
+def make_dicom(pixels: np.ndarray, jpeg: bool = False, photometric: str = "MONOCHROME2"):
+    """A minimal single-frame secondary-capture DICOM dataset of ``pixels`` (``[rows, columns]``, uint8 or uint16),
+    for demos, benchmarks and tests. With ``jpeg``, 8-bit pixels are stored JPEG Baseline compressed
+    (transfer syntax 1.2.840.10008.1.2.4.50), like the public RSNA and SIIM files. No patient data is set.
+
+    Returns:
+        a ``pydicom.Dataset``; write it with ``save_as(path, enforce_file_format=True)``.
+    """
+    if jpeg and pixels.dtype != np.uint8:
+        raise ValueError("JPEG Baseline holds 8-bit pixels only.")
+    meta = pydicom.dataset.FileMetaDataset()
+    meta.MediaStorageSOPClassUID = pydicom.uid.SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+    meta.TransferSyntaxUID = pydicom.uid.JPEGBaseline8Bit if jpeg else pydicom.uid.ExplicitVRLittleEndian
+    ds = pydicom.Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.Modality, ds.Rows, ds.Columns = "CR", *pixels.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
+    bits = pixels.dtype.itemsize * 8
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = bits, bits, bits - 1, 0
+    if jpeg:
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format="JPEG", quality=95)
+        ds.PixelData = pydicom.encaps.encapsulate([buffer.getvalue()])
+        ds["PixelData"].VR = "OB"
+        ds.LossyImageCompression = "01"
+    else:
+        ds.PixelData = pixels.tobytes()
+    return ds
 
 
 def _read_dicom(path: str | os.PathLike) -> np.ndarray:

@@ -1,0 +1,116 @@
+"""Preparers that turn the official layouts of public chest X-ray datasets into MONAI datalists."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from msfm.data.datasets.chexpert import CHEXPERT_5, CHEXPERT_14, CHEXPERT_UNCERTAIN_ONES, prepare_chexpert
+from msfm.data.datasets.common import ErrorPolicy, PreparationError, nested_fractions, read_csv, write_datalists
+from msfm.data.datasets.mimic import prepare_mimic
+from msfm.data.datasets.mscxr import MSCXR_CATEGORIES, prepare_mscxr
+from msfm.data.datasets.nih import NIH_CLASSES, prepare_nih
+from msfm.data.datasets.rsna import prepare_rsna
+from msfm.data.datasets.siim import decode_rle, encode_rle, prepare_siim
+
+__all__ = [
+    "CHEXPERT_14",
+    "CHEXPERT_5",
+    "CHEXPERT_UNCERTAIN_ONES",
+    "DATASETS",
+    "ErrorPolicy",
+    "MSCXR_CATEGORIES",
+    "NIH_CLASSES",
+    "PreparationError",
+    "apply_split_files",
+    "decode_rle",
+    "encode_rle",
+    "nested_fractions",
+    "prepare_chexpert",
+    "prepare_dataset",
+    "prepare_mimic",
+    "prepare_mscxr",
+    "prepare_nih",
+    "prepare_rsna",
+    "prepare_siim",
+    "read_csv",
+    "write_datalists",
+]
+
+DATASETS = ("mimic", "chexpert", "nih", "rsna", "siim", "mscxr")
+
+
+def apply_split_files(splits: dict[str, list[dict]], split_files: dict[str, str | os.PathLike]) -> dict:
+    """Reassign entries to splits from external lists (one image per line: its path relative to the root, its
+    file name or its file stem), e.g. to match a published protocol. Entries in no list are dropped.
+
+    Raises:
+        PreparationError: when a list names images that the preparation does not have.
+    """
+    entries = [e for split in splits.values() for e in split]
+    reassigned = {}
+    for name, list_path in split_files.items():
+        wanted = {line.strip() for line in Path(list_path).read_text().splitlines() if line.strip()}
+        chosen = [e for e in entries if {e["image"], Path(e["image"]).name, Path(e["image"]).stem} & wanted]
+        found = {key for e in chosen for key in (e["image"], Path(e["image"]).name, Path(e["image"]).stem)}
+        missing = wanted - found
+        if missing:
+            raise PreparationError(
+                f"{list_path}: {len(missing)} listed image(s) not prepared, e.g. {sorted(missing)[:3]}"
+            )
+        reassigned[name] = chosen
+    return {name: reassigned.get(name, []) for name in ("training", "validation", "test")}
+
+
+def prepare_dataset(
+    dataset: str,
+    root: str | os.PathLike,
+    out: str | os.PathLike,
+    seed: int = 0,
+    fractions: Sequence[float] = (0.01, 0.1, 1.0),
+    on_error: str = "raise",
+    split_files: dict[str, str | os.PathLike] | None = None,
+    **options,
+) -> dict:
+    """Prepare one dataset and write ``OUT/datalist.json``, ``OUT/datalist_<pct>.json`` and ``OUT/summary.json``.
+
+    Args:
+        dataset: one of :data:`DATASETS`.
+        root: the dataset's root in its official layout; image paths in the datalists are relative to it.
+        out: output directory.
+        seed: seed of every split and subset.
+        fractions: label fractions of the training split (nested, stratified).
+        on_error: ``"raise"`` stops at the first bad input with an error naming it; ``"skip"`` skips, counts and
+            lists bad inputs in ``summary.json``.
+        split_files: optional ``{"training"|"validation"|"test": list file}`` replacing the default splits.
+        options: dataset-specific keyword arguments of the ``prepare_<dataset>`` function.
+
+    Returns:
+        the summary.
+    """
+    errors = ErrorPolicy(on_error)
+    preparers = {
+        "mimic": prepare_mimic,
+        "chexpert": prepare_chexpert,
+        "nih": prepare_nih,
+        "rsna": prepare_rsna,
+        "siim": lambda root, errors, **kw: prepare_siim(root, out, errors, **kw),
+        "mscxr": prepare_mscxr,
+    }
+    if dataset not in preparers:
+        raise ValueError(f"unknown dataset {dataset!r}; choose from {DATASETS}")
+    if dataset in ("chexpert", "nih", "rsna", "siim"):
+        options["seed"] = seed
+    result = preparers[dataset](Path(root), errors, **options)
+    splits = apply_split_files(result["splits"], split_files) if split_files else result["splits"]
+    return write_datalists(
+        out,
+        splits,
+        fractions,
+        seed,
+        errors,
+        classes=result.get("classes"),
+        stratum=result.get("stratum"),
+        extra_summary={"dataset": dataset, **result.get("summary", {})},
+    )

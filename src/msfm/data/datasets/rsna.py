@@ -1,0 +1,61 @@
+"""RSNA Pneumonia Detection → binary classification datalists with boxes."""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+
+from msfm.data.datasets.common import ErrorPolicy, find_file, read_csv, split_off
+from msfm.data.datasets.dicom_header import image_size
+
+__all__ = ["prepare_rsna"]
+
+
+def prepare_rsna(
+    root: str | os.PathLike, errors: ErrorPolicy, seed: int = 0, validation_size: int = 1500, test_size: int = 3000
+) -> dict:
+    """One entry per ``patientId``: ``label`` = [Target] and ``boxes`` = its ``[x, y, w, h]`` rows.
+
+    The official test labels are not public, so the labelled training set is split (stratified by Target) into
+    training, validation and test.
+
+    Args:
+        root: directory with ``stage_2_train_labels.csv`` and ``stage_2_train_images/<patientId>.dcm``.
+        errors: the error policy (missing or unreadable DICOM, box outside the image, inconsistent rows).
+        seed: seed of the splits.
+        validation_size: images in the validation split.
+        test_size: images in the test split.
+    """
+    root = Path(root)
+    labels_csv = find_file(root, "stage_2_train_labels.csv", "stage_1_train_labels.csv")
+    grouped: dict[str, list[dict]] = defaultdict(list)
+    for row in read_csv(labels_csv, ["patientId", "x", "y", "width", "height", "Target"]):
+        grouped[row["patientId"]].append(row)
+    entries = []
+    for patient_id, rows in grouped.items():
+        image = f"stage_2_train_images/{patient_id}.dcm"
+        targets = {row["Target"] for row in rows}
+        if len(targets) != 1 or targets - {"0", "1"}:
+            errors.report(labels_csv, f"patientId {patient_id}: inconsistent Target values {sorted(targets)}")
+            continue
+        size = image_size(root / image, errors)
+        if size is None:
+            continue
+        boxes = [[float(row[k]) for k in ("x", "y", "width", "height")] for row in rows if row["Target"] == "1"]
+        rows_, columns = size
+        outside = [
+            b for b in boxes if b[0] < 0 or b[1] < 0 or b[0] + b[2] > columns or b[1] + b[3] > rows_ or min(b[2:]) <= 0
+        ]
+        if outside:
+            errors.report(labels_csv, f"patientId {patient_id}: box {outside[0]} outside the {columns}x{rows_} image")
+            continue
+        entries.append({"image": image, "label": [float(targets.pop())], "boxes": boxes})
+    stratum = lambda e: e["label"][0]  # noqa: E731
+    rest, test = split_off(entries, test_size, seed, stratum)
+    training, validation = split_off(rest, validation_size, seed + 1, stratum)
+    return {
+        "splits": {"training": training, "validation": validation, "test": test},
+        "classes": ["Pneumonia"],
+        "stratum": stratum,
+    }
