@@ -87,3 +87,9 @@ def test_report_without_sentence_is_an_error():
     mask[1] = False
     with pytest.raises(ValueError, match="at least one real sentence"):
         LocalAlignmentLoss()(region_emb, sentence_emb, mask)
+
+
+def test_gradients_match_autograd_numerics():
+    region_emb, sentence_emb, mask = random_case(3, 4, 3, 5)
+    inputs = (region_emb.double().requires_grad_(), sentence_emb.double().requires_grad_())
+    assert torch.autograd.gradcheck(lambda r, s: local_alignment_scores(r, s, mask), inputs)

@@ -12,6 +12,21 @@ from msfm.losses.global_alignment import symmetric_cross_entropy
 __all__ = ["LocalAlignmentLoss", "local_alignment_scores"]
 
 
+class _Gram(torch.autograd.Function):
+    """``G = V Vᵀ`` per batch item, with the symmetric backward ``dV = (dG + dGᵀ) V``: one GEMM instead of the two
+    that autograd runs for a product of two operands."""
+
+    @staticmethod
+    def forward(ctx, vectors: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(vectors)
+        return vectors @ vectors.transpose(1, 2)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (vectors,) = ctx.saved_tensors
+        return (grad + grad.transpose(1, 2)) @ vectors
+
+
 def local_alignment_scores(
     region_emb: torch.Tensor,
     sentence_emb: torch.Tensor,
@@ -55,7 +70,7 @@ def local_alignment_scores(
     attn_scale = gamma1 / region_emb.norm(dim=-1).clamp_min(eps)  # γ1 / |v_r|, [I, R]
     attn = torch.softmax(dots * attn_scale[:, None, :], dim=-1)
     context_dot_text = (attn * dots).sum(-1)  # c_j · t̂_j, [I, N]
-    gram = region_emb @ region_emb.transpose(1, 2)  # [I, R, R]
+    gram = _Gram.apply(region_emb)  # [I, R, R]
     context_sq_norm = (torch.bmm(attn, gram) * attn).sum(-1)  # |c_j|² = aᵀ G a
     cosine = context_dot_text / context_sq_norm.clamp_min(eps * eps).sqrt()
     logits = cosine.new_full((images, reports * slots), float("-inf"))
