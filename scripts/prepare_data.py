@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fractions", default="0.01,0.1,1.0", help="label fractions of the training split")
     parser.add_argument("--on-error", choices=("raise", "skip"), default="raise")
+    parser.add_argument("--verify-images", action="store_true", help="decode every image now (slow on large sets)")
     parser.add_argument("--split-files", type=parse_mapping, default=None, help="training=...,validation=...,test=...")
     group = parser.add_argument_group("dataset options")
     group.add_argument("--reports-root", help="mimic: root of the report .txt files (default: --root)")
@@ -61,7 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     fractions = [float(f) for f in args.fractions.split(",") if f]
     try:
         prepare_dataset(
-            args.dataset, args.root, args.out, args.seed, fractions, args.on_error, args.split_files, **options
+            args.dataset,
+            args.root,
+            args.out,
+            args.seed,
+            fractions,
+            args.on_error,
+            args.split_files,
+            verify=args.verify_images,
+            **options,
         )
     except PreparationError as error:
         print(f"error: {error}", file=sys.stderr)

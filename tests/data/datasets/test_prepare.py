@@ -204,6 +204,25 @@ def test_missing_file_error_or_counted_skip(tmp_path, dataset):
     assert load(tmp_path / "out", "summary.json")["skipped"][0]["problem"] == "image file not found"
 
 
+def test_truncated_images_with_verification(tmp_path):
+    fixtures.make_chexpert(tmp_path)
+    victim = next((tmp_path / "CheXpert-v1.0-small" / "train" / "patient00004").rglob("*.jpg"))
+    victim.write_bytes(victim.read_bytes()[:60])
+    fixtures.make_rsna(tmp_path / "rsna")
+    dicom = tmp_path / "rsna" / "stage_2_train_images" / "p-two.dcm"
+    dicom.write_bytes(dicom.read_bytes()[:-200])  # header intact, pixel data cut
+    with pytest.raises(PreparationError, match=f"{victim.name}: cannot decode image"):
+        prepare_dataset("chexpert", tmp_path, tmp_path / "out", validation_size=0, verify=True)
+    summary = prepare_dataset("chexpert", tmp_path, tmp_path / "out", validation_size=0, verify=True, on_error="skip")
+    assert [s["file"] for s in summary["skipped"]] == [str(victim)] and summary["splits"]["training"]["count"] == 10
+    summary = prepare_dataset(
+        "rsna", tmp_path / "rsna", tmp_path / "out2", validation_size=0, test_size=0, verify=True, on_error="skip"
+    )
+    assert [s["file"] for s in summary["skipped"]] == [str(dicom)] and "cannot decode" in summary["skipped"][0][
+        "problem"
+    ]
+
+
 def test_csv_with_missing_columns(tmp_path):
     fixtures.make_rsna(tmp_path)
     (tmp_path / "stage_2_train_labels.csv").write_text("patientId,x,y,Target\np-one,1,2,1\n")

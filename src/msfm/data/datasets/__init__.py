@@ -6,6 +6,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from tqdm import tqdm
+
 from msfm.data.datasets.chexpert import CHEXPERT_5, CHEXPERT_14, CHEXPERT_UNCERTAIN_ONES, prepare_chexpert
 from msfm.data.datasets.common import ErrorPolicy, PreparationError, nested_fractions, read_csv, write_datalists
 from msfm.data.datasets.mimic import prepare_mimic
@@ -13,6 +15,7 @@ from msfm.data.datasets.mscxr import MSCXR_CATEGORIES, prepare_mscxr
 from msfm.data.datasets.nih import NIH_CLASSES, prepare_nih
 from msfm.data.datasets.rsna import prepare_rsna
 from msfm.data.datasets.siim import decode_rle, encode_rle, prepare_siim
+from msfm.data.io import read_radiograph
 
 __all__ = [
     "CHEXPERT_14",
@@ -35,6 +38,7 @@ __all__ = [
     "prepare_rsna",
     "prepare_siim",
     "read_csv",
+    "verify_images",
     "write_datalists",
 ]
 
@@ -63,6 +67,23 @@ def apply_split_files(splits: dict[str, list[dict]], split_files: dict[str, str 
     return {name: reassigned.get(name, []) for name in ("training", "validation", "test")}
 
 
+def verify_images(root: Path, splits: dict[str, list[dict]], errors: ErrorPolicy) -> dict[str, list[dict]]:
+    """Decode every image (and mask) of the splits; entries whose files do not decode are reported and dropped."""
+    kept = {}
+    for name, entries in splits.items():
+        kept[name] = []
+        for entry in tqdm(entries, desc=f"verifying {name} images", leave=False):
+            paths = [root / entry["image"]] + ([root / entry["label"]] if isinstance(entry.get("label"), str) else [])
+            try:
+                for path in paths:
+                    read_radiograph(path)
+            except (FileNotFoundError, ValueError) as error:
+                errors.report(path, str(error).removeprefix(f"{path}: "))
+                continue
+            kept[name].append(entry)
+    return kept
+
+
 def prepare_dataset(
     dataset: str,
     root: str | os.PathLike,
@@ -71,6 +92,7 @@ def prepare_dataset(
     fractions: Sequence[float] = (0.01, 0.1, 1.0),
     on_error: str = "raise",
     split_files: dict[str, str | os.PathLike] | None = None,
+    verify: bool = False,
     **options,
 ) -> dict:
     """Prepare one dataset and write ``OUT/datalist.json``, ``OUT/datalist_<pct>.json`` and ``OUT/summary.json``.
@@ -84,6 +106,8 @@ def prepare_dataset(
         on_error: ``"raise"`` stops at the first bad input with an error naming it; ``"skip"`` skips, counts and
             lists bad inputs in ``summary.json``.
         split_files: optional ``{"training"|"validation"|"test": list file}`` replacing the default splits.
+        verify: decode every image (and mask) so that truncated or corrupt files are reported now, not when
+            training reads them (slow on large datasets).
         options: dataset-specific keyword arguments of the ``prepare_<dataset>`` function.
 
     Returns:
@@ -104,6 +128,8 @@ def prepare_dataset(
         options["seed"] = seed
     result = preparers[dataset](Path(root), errors, **options)
     splits = apply_split_files(result["splits"], split_files) if split_files else result["splits"]
+    if verify:
+        splits = verify_images(Path(root), splits, errors)
     return write_datalists(
         out,
         splits,
