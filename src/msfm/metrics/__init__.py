@@ -1,7 +1,26 @@
-"""Metrics."""
+"""Metrics: retrieval Recall@K, per-image Dice (SIIM convention) and phrase-grounding scores."""
 
 from __future__ import annotations
 
+from msfm.metrics.grounding import (
+    GROUNDING_THRESHOLDS,
+    boxes_to_mask,
+    contrast_to_noise,
+    grounding_heatmap,
+    grounding_iou,
+)
 from msfm.metrics.retrieval import RETRIEVAL_DIRECTIONS, RetrievalRecallMetric, retrieval_recall
+from msfm.metrics.segmentation import ImageDiceMetric, per_image_dice
 
-__all__ = ["RETRIEVAL_DIRECTIONS", "RetrievalRecallMetric", "retrieval_recall"]
+__all__ = [
+    "GROUNDING_THRESHOLDS",
+    "ImageDiceMetric",
+    "RETRIEVAL_DIRECTIONS",
+    "RetrievalRecallMetric",
+    "boxes_to_mask",
+    "contrast_to_noise",
+    "grounding_heatmap",
+    "grounding_iou",
+    "per_image_dice",
+    "retrieval_recall",
+]

@@ -1,0 +1,73 @@
+"""Phrase grounding: similarity maps to heatmaps, box masks, IoU over thresholds and contrast-to-noise ratio."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from monai.utils import optional_import
+
+ndimage, _ = optional_import("scipy.ndimage")
+
+__all__ = ["GROUNDING_THRESHOLDS", "grounding_heatmap", "boxes_to_mask", "grounding_iou", "contrast_to_noise"]
+
+GROUNDING_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+def grounding_heatmap(similarity: torch.Tensor, size: Sequence[int], sigma: float = 1.5) -> torch.Tensor:
+    """Patch-grid similarity → image-size heatmap in ``[-1, 1]``.
+
+    Gaussian smoothing (``sigma`` in patches, reflecting borders) on the grid, bilinear resizing to ``size``, then
+    per-map min-max normalisation to ``[-1, 1]`` (a constant map becomes 0).
+
+    Args:
+        similarity: ``[h, w]`` phrase-patch similarity.
+        size: output ``(H, W)``.
+        sigma: smoothing width in patches.
+    """
+    grid = similarity.detach().double().cpu().numpy()
+    smoothed = torch.from_numpy(ndimage.gaussian_filter(grid, sigma=sigma, mode="reflect") if sigma > 0 else grid)
+    resized = F.interpolate(smoothed[None, None], size=tuple(size), mode="bilinear", align_corners=False)[0, 0]
+    low, high = resized.min(), resized.max()
+    if high - low <= 1e-9 * max(1.0, float(high.abs())):  # a flat map carries no location
+        return torch.zeros(tuple(size), dtype=torch.float32)
+    return (2 * (resized - low) / (high - low) - 1).float()
+
+
+def boxes_to_mask(boxes: Sequence[Sequence[float]], size: Sequence[int]) -> torch.Tensor:
+    """Union of ``[x, y, w, h]`` boxes (top-left corner and size, in pixels) as an ``[H, W]`` bool mask.
+
+    Pixel ``(r, c)`` is inside a box when its centre ``(c + 0.5, r + 0.5)`` is.
+    """
+    rows = torch.arange(size[0]).float()[:, None] + 0.5
+    columns = torch.arange(size[1]).float()[None, :] + 0.5
+    mask = torch.zeros(tuple(size), dtype=torch.bool)
+    for x, y, w, h in boxes:
+        mask |= (columns >= x) & (columns < x + w) & (rows >= y) & (rows < y + h)
+    return mask
+
+
+def grounding_iou(
+    heatmap: torch.Tensor, mask: torch.Tensor, thresholds: Sequence[float] = GROUNDING_THRESHOLDS
+) -> torch.Tensor:
+    """IoU of ``heatmap > t`` with the box mask for each threshold ``t``; NaN where either region is empty
+    (such entries are skipped when averaging: use ``nanmean`` over samples, then the mean over thresholds)."""
+    values = []
+    for threshold in thresholds:
+        predicted = heatmap > threshold
+        if not predicted.any() or not mask.any():
+            values.append(float("nan"))
+            continue
+        values.append(float((predicted & mask).sum() / (predicted | mask).sum()))
+    return torch.tensor(values)
+
+
+def contrast_to_noise(heatmap: torch.Tensor, mask: torch.Tensor) -> float:
+    """``CNR = |μ_in − μ_out| / sqrt(σ²_in + σ²_out)`` of the heatmap inside and outside the box mask
+    (population variances; the absolute value is taken, unlike one reference)."""
+    inside, outside = heatmap[mask].double(), heatmap[~mask].double()
+    if inside.numel() == 0 or outside.numel() == 0:
+        return float("nan")
+    noise = (inside.var(unbiased=False) + outside.var(unbiased=False)).sqrt()
+    return float((inside.mean() - outside.mean()).abs() / noise) if noise > 0 else float("nan")
