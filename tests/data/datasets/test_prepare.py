@@ -245,6 +245,15 @@ def test_box_outside_the_image(tmp_path):
         prepare_dataset("mscxr", tmp_path / "ms", tmp_path / "out")
 
 
+def test_box_rounding_overshoot_is_clipped(tmp_path):
+    fixtures.make_rsna(tmp_path)
+    with open(tmp_path / "stage_2_train_labels.csv", "a") as f:
+        f.write("p-one,54.5,40.0,10.0,8.5,1\n")  # overshoots the 64 x 48 image by 0.5 px in x and y
+    prepare_dataset("rsna", tmp_path, tmp_path / "out", validation_size=0, test_size=0)
+    (entry,) = [e for e in load(tmp_path / "out")["training"] if e["image"].endswith("p-one.dcm")]
+    assert entry["boxes"] == [[5.5, 6.0, 7.0, 8.0], [54.5, 40.0, 9.5, 8.0]]
+
+
 def test_rle_past_the_image(tmp_path):
     fixtures.make_siim(tmp_path)
     with open(tmp_path / "train-rle.csv", "a") as f:

@@ -21,6 +21,7 @@ __all__ = [
     "read_csv",
     "find_file",
     "first_positive",
+    "fit_box",
     "split_off",
     "nested_fractions",
     "fraction_name",
@@ -90,6 +91,16 @@ def find_file(root: Path, *candidates: str) -> Path:
         if (root / candidate).exists():
             return root / candidate
     raise PreparationError(f"{root}: none of {list(candidates)} found")
+
+
+def fit_box(box: Sequence[float], width: float, height: float, tolerance: float = 1.0) -> list[float] | None:
+    """``[x, y, w, h]`` clipped to the image when it overshoots by at most ``tolerance`` pixels (annotation
+    rounding); None when it is empty or lies outside the image by more."""
+    x, y, w, h = box
+    if w <= 0 or h <= 0 or x < -tolerance or y < -tolerance or x + w > width + tolerance or y + h > height + tolerance:
+        return None
+    x0, y0 = max(x, 0.0), max(y, 0.0)
+    return [x0, y0, min(x + w, width) - x0, min(y + h, height) - y0]
 
 
 def first_positive(entry: dict) -> int:

@@ -6,7 +6,7 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-from msfm.data.datasets.common import ErrorPolicy, find_file, read_csv
+from msfm.data.datasets.common import ErrorPolicy, find_file, fit_box, read_csv
 
 __all__ = ["prepare_mscxr", "MSCXR_CATEGORIES"]
 
@@ -43,14 +43,8 @@ def prepare_mscxr(root: str | os.PathLike, errors: ErrorPolicy, annotations: str
             continue
         box = [float(row[k]) for k in ("x", "y", "w", "h")]
         width, height = float(row["image_width"]), float(row["image_height"])
-        if (
-            box[0] < 0
-            or box[1] < 0
-            or box[2] <= 0
-            or box[3] <= 0
-            or box[0] + box[2] > width
-            or box[1] + box[3] > height
-        ):
+        fitted = fit_box(box, width, height)
+        if fitted is None:
             errors.report(csv_path, f"dicom_id {row['dicom_id']}: box {box} outside the {width:g}x{height:g} image")
             rejected.add(key)
             grouped.pop(key, None)
@@ -68,7 +62,7 @@ def prepare_mscxr(root: str | os.PathLike, errors: ErrorPolicy, annotations: str
                 "boxes": [],
                 "split": split,
             }
-        grouped[key]["boxes"].append(box)
+        grouped[key]["boxes"].append(fitted)
     splits: dict[str, list[dict]] = defaultdict(list)
     for entry in grouped.values():
         splits[entry.pop("split")].append(entry)

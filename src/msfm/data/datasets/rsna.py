@@ -6,7 +6,7 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-from msfm.data.datasets.common import ErrorPolicy, find_file, read_csv, split_off
+from msfm.data.datasets.common import ErrorPolicy, find_file, fit_box, read_csv, split_off
 from msfm.data.datasets.dicom_header import image_size
 
 __all__ = ["prepare_rsna"]
@@ -42,15 +42,14 @@ def prepare_rsna(
         size = image_size(root / image, errors)
         if size is None:
             continue
+        height, width = size
         boxes = [[float(row[k]) for k in ("x", "y", "width", "height")] for row in rows if row["Target"] == "1"]
-        rows_, columns = size
-        outside = [
-            b for b in boxes if b[0] < 0 or b[1] < 0 or b[0] + b[2] > columns or b[1] + b[3] > rows_ or min(b[2:]) <= 0
-        ]
-        if outside:
-            errors.report(labels_csv, f"patientId {patient_id}: box {outside[0]} outside the {columns}x{rows_} image")
+        fitted = [fit_box(box, width, height) for box in boxes]
+        if None in fitted:
+            outside = boxes[fitted.index(None)]
+            errors.report(labels_csv, f"patientId {patient_id}: box {outside} outside the {width}x{height} image")
             continue
-        entries.append({"image": image, "label": [float(targets.pop())], "boxes": boxes})
+        entries.append({"image": image, "label": [float(targets.pop())], "boxes": fitted})
     stratum = lambda e: e["label"][0]  # noqa: E731
     rest, test = split_off(entries, test_size, seed, stratum)
     training, validation = split_off(rest, validation_size, seed + 1, stratum)
