@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from msfm.data.demo import ensure_demo_datalist, make_demo_dataset, synthesize_case
-from msfm.data.io import RadiographReader, is_dicom, make_dicom, read_radiograph
+from msfm.data.demo_tasks import DEMO_TASKS, datalist_classes, ensure_demo_task, make_demo_tasks
+from msfm.data.letterbox import Letterbox
+from msfm.data.io import RadiographPNGWriter, RadiographReader, is_dicom, make_dicom, read_radiograph
 from msfm.data.reports import clean_report, extract_sections, report_sentences, split_sentences
 from msfm.data.tokenization import (
     TokenizeReportd,
@@ -14,15 +16,21 @@ from msfm.data.tokenization import (
 )
 
 __all__ = [
+    "DEMO_TASKS",
+    "Letterbox",
+    "RadiographPNGWriter",
     "RadiographReader",
     "TokenizeReportd",
     "clean_report",
+    "datalist_classes",
     "ensure_demo_datalist",
+    "ensure_demo_task",
     "extract_sections",
     "is_dicom",
     "load_or_train_tokenizer",
     "make_dicom",
     "make_demo_dataset",
+    "make_demo_tasks",
     "read_radiograph",
     "report_sentences",
     "split_sentences",

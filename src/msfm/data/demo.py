@@ -88,8 +88,12 @@ def _sample_findings(rng: np.random.Generator) -> list[dict]:
     return findings
 
 
-def _draw(findings: list[dict], size: int, rng: np.random.Generator) -> np.ndarray:
-    """Render a ``[size, size]`` film in ``[0, 1]`` and add each finding's ``box`` ``[x, y, w, h]`` in pixels."""
+def _draw(findings: list[dict], size: int, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Render a ``[size, size]`` film in ``[0, 1]`` and add each finding's ``box`` ``[x, y, w, h]`` in pixels.
+
+    Returns:
+        the film and, per finding type present, the union of its regions as a bool mask.
+    """
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     shift_x, shift_y = rng.uniform(-0.03, 0.03, 2)
     xx, yy = xx - shift_x, yy - shift_y
@@ -102,6 +106,7 @@ def _draw(findings: list[dict], size: int, rng: np.random.Generator) -> np.ndarr
         lung = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 < 1
         lung_masks[side] = lung
         image[lung] = 0.22 + ribs[lung]
+    regions: dict[str, np.ndarray] = {}
     heart_scale = 1.45 if any(f["type"] == "cardiomegaly" for f in findings) else 1.0
     heart = ((xx - 0.54) / (0.13 * heart_scale)) ** 2 + ((yy - 0.68) / (0.11 * heart_scale)) ** 2 < 1
     image[heart] = 0.62
@@ -131,6 +136,7 @@ def _draw(findings: list[dict], size: int, rng: np.random.Generator) -> np.ndarr
                 image[region] = 0.02
                 edge = lung_masks[side] & (np.abs((xx - lateral) ** 2 / 0.2**2 + (yy - y0) ** 2 / 0.4**2 - 1) < 0.06)
                 image[edge] = 0.75
+        regions[kind] = regions.get(kind, np.zeros_like(region)) | region
         rows, cols = np.nonzero(region)
         finding["box"] = (
             [int(cols.min()), int(rows.min()), int(cols.max() - cols.min() + 1), int(rows.max() - rows.min() + 1)]
@@ -139,7 +145,7 @@ def _draw(findings: list[dict], size: int, rng: np.random.Generator) -> np.ndarr
         )
     contrast, brightness = rng.uniform(0.85, 1.15), rng.uniform(-0.05, 0.05)
     image = (image - 0.4) * contrast + 0.4 + brightness + rng.normal(0, 0.03, image.shape).astype(np.float32)
-    return np.clip(image, 0.0, 1.0)
+    return np.clip(image, 0.0, 1.0), regions
 
 
 def _write_report(findings: list[dict], rng: np.random.Generator) -> str:
@@ -148,11 +154,10 @@ def _write_report(findings: list[dict], rng: np.random.Generator) -> str:
     for finding in findings:
         zone_word = _ZONE_WORDS[finding["zone"]][rng.integers(2)] if finding["zone"] else ""
         template = _SENTENCES[finding["type"]][rng.integers(3)]
-        sentences.append(
-            template.format(
-                side=finding["side"], Side=finding["side"].capitalize(), zone=zone_word, mm=int(rng.integers(5, 15))
-            )
+        finding["sentence"] = template.format(
+            side=finding["side"], Side=finding["side"].capitalize(), zone=zone_word, mm=int(rng.integers(5, 15))
         )
+        sentences.append(finding["sentence"])
     absent = [kind for kind in FINDING_TYPES if kind not in present]
     for kind in rng.permutation(absent)[: rng.integers(1, len(absent) + 1)]:
         options = _NEGATIONS[kind]
@@ -176,11 +181,18 @@ def _write_report(findings: list[dict], rng: np.random.Generator) -> str:
     )
 
 
-def synthesize_case(rng: np.random.Generator, size: int = 128) -> tuple[np.ndarray, str, list[dict]]:
-    """One synthetic case: ``(image [size, size] in [0, 1], report text, findings with boxes)``."""
+def synthesize_case(
+    rng: np.random.Generator, size: int = 128
+) -> tuple[np.ndarray, str, list[dict], dict[str, np.ndarray]]:
+    """One synthetic case.
+
+    Returns:
+        ``(image [size, size] in [0, 1], report text, findings with boxes and sentences, region mask per finding
+        type present)``.
+    """
     findings = _sample_findings(rng)
-    image = _draw(findings, size, rng)
-    return image, _write_report(findings, rng), findings
+    image, regions = _draw(findings, size, rng)
+    return image, _write_report(findings, rng), findings, regions
 
 
 def make_demo_dataset(
@@ -205,7 +217,7 @@ def make_demo_dataset(
     rng = np.random.default_rng(seed)
     entries = []
     for index in range(n):
-        image, report, findings = synthesize_case(rng, image_size)
+        image, report, findings, _ = synthesize_case(rng, image_size)
         name = f"images/demo_{index:05d}.png"
         Image.fromarray((image * 255).round().astype(np.uint8)).save(out_dir / name)
         entries.append({"image": name, "report": report, "findings": findings})

@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 
 import numpy as np
-from monai.data import ImageReader
+from monai.data import ImageReader, PILWriter
 from monai.utils import MetaKeys, ensure_tuple, optional_import
 
 pydicom, _ = optional_import("pydicom")
@@ -15,7 +15,7 @@ pydicom_pixels, _ = optional_import("pydicom.pixels")
 optional_import("pydicom.encaps")
 Image, _ = optional_import("PIL.Image")
 
-__all__ = ["read_radiograph", "RadiographReader", "is_dicom", "make_dicom"]
+__all__ = ["read_radiograph", "RadiographReader", "RadiographPNGWriter", "is_dicom", "make_dicom"]
 
 
 def is_dicom(path: str | os.PathLike) -> bool:
@@ -133,3 +133,12 @@ class RadiographReader(ImageReader):
             MetaKeys.ORIGINAL_AFFINE: np.eye(3),
         }
         return image, meta
+
+
+class RadiographPNGWriter(PILWriter):
+    """PNG writer for arrays in display orientation ``(rows, columns)``, as :class:`RadiographReader` returns
+    them (MONAI's ``PILWriter`` assumes PIL's ``(W, H)`` reading order and transposes): a mask written by it
+    overlays its source image when both are opened in any viewer."""
+
+    def write(self, filename: os.PathLike | str, verbose: bool = False, **kwargs) -> None:
+        super().write(filename, verbose=verbose, reverse_indexing=False, **kwargs)

@@ -1,7 +1,8 @@
-"""Metrics: retrieval Recall@K, per-image Dice (SIIM convention) and phrase-grounding scores."""
+"""Metrics: mean AUC (scikit-learn), retrieval Recall@K, per-image Dice (SIIM convention) and phrase-grounding scores."""
 
 from __future__ import annotations
 
+from msfm.metrics.classification import MeanAUCMetric, per_class_auc
 from msfm.metrics.grounding import (
     GROUNDING_THRESHOLDS,
     boxes_to_mask,
@@ -15,12 +16,14 @@ from msfm.metrics.segmentation import ImageDiceMetric, per_image_dice
 __all__ = [
     "GROUNDING_THRESHOLDS",
     "ImageDiceMetric",
+    "MeanAUCMetric",
     "RETRIEVAL_DIRECTIONS",
     "RetrievalRecallMetric",
     "boxes_to_mask",
     "contrast_to_noise",
     "grounding_heatmap",
     "grounding_iou",
+    "per_class_auc",
     "per_image_dice",
     "retrieval_recall",
 ]

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from monai.utils import optional_import
 
+from msfm.data.letterbox import Letterbox
+
 ndimage, _ = optional_import("scipy.ndimage")
 
 __all__ = ["GROUNDING_THRESHOLDS", "grounding_heatmap", "boxes_to_mask", "grounding_iou", "contrast_to_noise"]
@@ -15,23 +17,39 @@ __all__ = ["GROUNDING_THRESHOLDS", "grounding_heatmap", "boxes_to_mask", "ground
 GROUNDING_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
 
 
-def grounding_heatmap(similarity: torch.Tensor, size: Sequence[int], sigma: float = 1.5) -> torch.Tensor:
+def grounding_heatmap(
+    similarity: torch.Tensor,
+    size: Sequence[int] | None = None,
+    sigma: float = 1.5,
+    letterbox: Letterbox | None = None,
+) -> torch.Tensor:
     """Patch-grid similarity → image-size heatmap in ``[-1, 1]``.
 
-    Gaussian smoothing (``sigma`` in patches, reflecting borders) on the grid, bilinear resizing to ``size``, then
-    per-map min-max normalisation to ``[-1, 1]`` (a constant map becomes 0).
+    Gaussian smoothing (``sigma`` in patches, reflecting borders) on the grid, bilinear resizing to the image,
+    then per-map min-max normalisation to ``[-1, 1]`` (a constant map becomes 0). With ``letterbox``, the map is
+    resized to the letterboxed canvas, the padding cropped and the content resized to the original image, so
+    the heatmap lines up with boxes in original pixels and the padding does not take part in the min-max.
 
     Args:
         similarity: ``[h, w]`` phrase-patch similarity.
-        size: output ``(H, W)``.
+        size: output ``(H, W)`` when the input was resized without padding.
         sigma: smoothing width in patches.
+        letterbox: the image's letterboxing (output ``letterbox.original``); give it or ``size``.
+
+    Raises:
+        ValueError: unless exactly one of ``size`` and ``letterbox`` is given.
     """
+    if (size is None) == (letterbox is None):
+        raise ValueError("give exactly one of size and letterbox.")
     grid = similarity.detach().double().cpu().numpy()
     smoothed = torch.from_numpy(ndimage.gaussian_filter(grid, sigma=sigma, mode="reflect") if sigma > 0 else grid)
-    resized = F.interpolate(smoothed[None, None], size=tuple(size), mode="bilinear", align_corners=False)[0, 0]
+    target = (letterbox.size, letterbox.size) if letterbox is not None else tuple(size)
+    resized = F.interpolate(smoothed[None, None], size=target, mode="bilinear", align_corners=False)[0, 0]
+    if letterbox is not None:
+        resized = letterbox.canvas_to_original(resized).double()
     low, high = resized.min(), resized.max()
     if high - low <= 1e-9 * max(1.0, float(high.abs())):  # a flat map carries no location
-        return torch.zeros(tuple(size), dtype=torch.float32)
+        return torch.zeros(resized.shape, dtype=torch.float32)
     return (2 * (resized - low) / (high - low) - 1).float()
 
 

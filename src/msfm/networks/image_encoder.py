@@ -11,7 +11,7 @@ from monai.networks.nets import ViT
 from monai.utils import ensure_tuple_rep
 from torch import nn
 
-__all__ = ["MSFMImageEncoder", "MaskedPatchDecoder", "patchify"]
+__all__ = ["MSFMImageEncoder", "MaskedPatchDecoder", "build_vit", "patchify"]
 
 
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
@@ -28,6 +28,37 @@ def freeze_unused_cross_attention_norms(blocks: nn.ModuleList) -> None:
     for block in blocks:
         if not block.with_cross_attention:
             block.norm_cross_attn.requires_grad_(False)
+
+
+def build_vit(
+    in_channels: int,
+    img_size: Sequence[int] | int,
+    patch_size: int,
+    hidden_size: int,
+    mlp_dim: int,
+    num_layers: int,
+    num_heads: int,
+    dropout_rate: float = 0.0,
+    qkv_bias: bool = False,
+) -> ViT:
+    """The 2D MONAI ViT (conv patch embedding, learnable positions, no class token) that the image encoder and
+    the downstream networks share, so pretrained weights load by name; unused cross-attention norms frozen."""
+    vit = ViT(
+        in_channels=in_channels,
+        img_size=img_size,
+        patch_size=patch_size,
+        hidden_size=hidden_size,
+        mlp_dim=mlp_dim,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        proj_type="conv",
+        classification=False,
+        dropout_rate=dropout_rate,
+        spatial_dims=2,
+        qkv_bias=qkv_bias,
+    )
+    freeze_unused_cross_attention_norms(vit.blocks)
+    return vit
 
 
 class MaskedPatchDecoder(nn.Module):
@@ -131,23 +162,11 @@ class MSFMImageEncoder(nn.Module):
         self.patch_size = patch_size
         self.grid_size = tuple(s // patch_size for s in img_size)
         self.hidden_size = hidden_size
-        self.vit = ViT(
-            in_channels=in_channels,
-            img_size=img_size,
-            patch_size=patch_size,
-            hidden_size=hidden_size,
-            mlp_dim=mlp_dim,
-            num_layers=num_layers,
-            num_heads=num_heads,
-            proj_type="conv",
-            classification=False,
-            dropout_rate=dropout_rate,
-            spatial_dims=2,
-            qkv_bias=qkv_bias,
+        self.vit = build_vit(
+            in_channels, img_size, patch_size, hidden_size, mlp_dim, num_layers, num_heads, dropout_rate, qkv_bias
         )
         for block in self.vit.blocks:  # fused attention kernel; a runtime switch, the weights are unchanged
             block.attn.use_flash_attention = True
-        freeze_unused_cross_attention_norms(self.vit.blocks)
         self.decoder = (
             MaskedPatchDecoder(
                 self.grid_size,

@@ -1,0 +1,223 @@
+"""Handlers that write what a run leaves behind: ``metrics.json``, training curves, ROC curves and overlays."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from ignite.engine import Engine, Events
+from monai.engines import Trainer
+
+from msfm.engines.plots import plot_overlays, plot_roc_curves, plot_training_curves
+from msfm.metrics import per_class_auc, per_image_dice
+
+__all__ = ["write_metrics", "TrainingCurves", "MetricsReport", "ClassificationReport", "SegmentationReport"]
+
+
+def _plain(value):
+    if isinstance(value, torch.Tensor):
+        value = value.item() if value.numel() == 1 else value.tolist()
+    if isinstance(value, float) and np.isnan(value):
+        return None  # JSON has no NaN
+    if isinstance(value, (np.floating, np.integer)):
+        return _plain(value.item())
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def write_metrics(path: str | os.PathLike, metrics: Mapping) -> None:
+    """Write ``metrics`` as indented JSON (NaN becomes ``null``), creating the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(_plain(metrics), f, indent=2)
+
+
+def _batch(output, key: str) -> torch.Tensor:
+    """A key of an engine output, batched or decollated."""
+    if isinstance(output, Mapping):
+        return torch.as_tensor(output[key]).detach().cpu()
+    return torch.stack([torch.as_tensor(item[key]).detach().cpu() for item in output])
+
+
+class TrainingCurves:
+    """Per-epoch training loss and validation metrics, kept in ``curves.json`` and drawn in ``curves.png``.
+
+    Attach the same instance to the trainer (it averages the iteration losses) and to the validator (it records
+    the validation metrics at the trainer's epoch).
+
+    Args:
+        output_dir: folder of ``curves.json`` and ``curves.png``.
+    """
+
+    def __init__(self, output_dir: str | os.PathLike) -> None:
+        self.output_dir = Path(output_dir)
+        self.history: dict[str, dict[int, float]] = defaultdict(dict)
+        self._losses: list[float] = []
+
+    def attach(self, engine: Engine) -> None:
+        if isinstance(engine, Trainer):
+            engine.add_event_handler(Events.EPOCH_STARTED, lambda _: self._losses.clear())
+            engine.add_event_handler(Events.ITERATION_COMPLETED, self._record_loss)
+            engine.add_event_handler(Events.EPOCH_COMPLETED, self._epoch_loss)
+        else:
+            engine.add_event_handler(Events.EPOCH_COMPLETED, self._validation)
+
+    def _record_loss(self, engine: Engine) -> None:
+        self._losses.append(float(_batch(engine.state.output, "loss").float().mean()))
+
+    def _epoch_loss(self, engine: Engine) -> None:
+        if self._losses:
+            self.history["train_loss"][engine.state.epoch] = float(np.mean(self._losses))
+        self._save()
+
+    def _validation(self, engine: Engine) -> None:
+        for name, value in engine.state.metrics.items():
+            if isinstance(value, (int, float)) or (isinstance(value, torch.Tensor) and value.numel() == 1):
+                self.history[f"val_{name}" if not name.startswith("val") else name][engine.state.epoch] = float(value)
+        self._save()
+
+    def _save(self) -> None:
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        write_metrics(self.output_dir / "curves.json", {k: dict(v) for k, v in self.history.items()})
+        plot_training_curves(self.history, self.output_dir / "curves.png")
+
+
+class MetricsReport:
+    """Write the engine's metrics to ``metrics.json`` when it completes.
+
+    Args:
+        output_path: the JSON file.
+        extra: more fields to store (e.g. the checkpoint and datalist evaluated).
+    """
+
+    def __init__(self, output_path: str | os.PathLike, extra: Mapping | None = None) -> None:
+        self.output_path = output_path
+        self.extra = dict(extra or {})
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.COMPLETED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        write_metrics(self.output_path, {**self.extra, **engine.state.metrics})
+
+
+class ClassificationReport:
+    """On completion: per-class AUC (scikit-learn) and ROC curves of the evaluated set, ``metrics.json`` (with the
+    engine's metrics) and ``roc_curves.png`` in ``output_dir``.
+
+    Args:
+        output_dir: where to write.
+        class_names: names of the output columns.
+        extra: more fields for ``metrics.json``.
+    """
+
+    def __init__(self, output_dir: str | os.PathLike, class_names: Sequence[str], extra: Mapping | None = None):
+        self.output_dir = Path(output_dir)
+        self.class_names = list(class_names)
+        self.extra = dict(extra or {})
+        self.scores: list[torch.Tensor] = []
+        self.labels: list[torch.Tensor] = []
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.EPOCH_STARTED, self._reset)
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self._collect)
+        engine.add_event_handler(Events.COMPLETED, self._report)
+
+    def _reset(self, engine: Engine) -> None:
+        self.scores, self.labels = [], []
+
+    def _collect(self, engine: Engine) -> None:
+        self.scores.append(_batch(engine.state.output, "pred").float())
+        self.labels.append(_batch(engine.state.output, "label").float())
+
+    def _report(self, engine: Engine) -> None:
+        scores = torch.cat(self.scores).numpy().reshape(-1, len(self.class_names))
+        labels = torch.cat(self.labels).numpy().reshape(-1, len(self.class_names))
+        aucs = per_class_auc(scores, labels)
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        plot_roc_curves(scores, labels, self.class_names, aucs, self.output_dir / "roc_curves.png")
+        write_metrics(
+            self.output_dir / "metrics.json",
+            {
+                **self.extra,
+                **engine.state.metrics,
+                "mean_auc": float(np.nanmean(aucs)),
+                "per_class_auc": dict(zip(self.class_names, aucs.tolist())),
+                "num_samples": len(scores),
+                "prevalence": dict(zip(self.class_names, labels.mean(axis=0).tolist())),
+            },
+        )
+
+
+class SegmentationReport:
+    """On completion: per-image Dice (SIIM convention), also split by empty and non-empty truth, in
+    ``metrics.json`` (with the engine's metrics), and ``overlays.png`` (truth in green, prediction in red) of
+    the first ``num_examples`` images with a finding.
+
+    Args:
+        output_dir: where to write.
+        threshold: probability above which a pixel is predicted positive.
+        num_examples: overlays drawn.
+        extra: more fields for ``metrics.json``.
+    """
+
+    def __init__(
+        self, output_dir: str | os.PathLike, threshold: float = 0.5, num_examples: int = 8, extra: Mapping | None = None
+    ):
+        self.output_dir = Path(output_dir)
+        self.threshold = threshold
+        self.num_examples = num_examples
+        self.extra = dict(extra or {})
+        self.dice: list[torch.Tensor] = []
+        self.positive: list[torch.Tensor] = []
+        self.examples: list[dict] = []
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.EPOCH_STARTED, self._reset)
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self._collect)
+        engine.add_event_handler(Events.COMPLETED, self._report)
+
+    def _reset(self, engine: Engine) -> None:
+        self.dice, self.positive, self.examples = [], [], []
+
+    def _collect(self, engine: Engine) -> None:
+        images, preds, labels = (_batch(engine.state.output, k) for k in ("image", "pred", "label"))
+        dice = per_image_dice(preds, labels, self.threshold)
+        positive = labels.flatten(1).amax(dim=1) > 0.5
+        self.dice.append(dice)
+        self.positive.append(positive)
+        for image, pred, label, score, found in zip(images, preds, labels, dice, positive):
+            if len(self.examples) < self.num_examples and found:
+                self.examples.append(
+                    {
+                        "image": image[0].float().numpy(),
+                        "truth": label[0].numpy() > 0.5,
+                        "pred": pred[0].float().numpy() > self.threshold,
+                        "title": f"Dice {float(score):.3f}",
+                    }
+                )
+
+    def _report(self, engine: Engine) -> None:
+        dice, positive = torch.cat(self.dice), torch.cat(self.positive)
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        if self.examples:
+            plot_overlays(self.examples, self.output_dir / "overlays.png")
+        write_metrics(
+            self.output_dir / "metrics.json",
+            {
+                **self.extra,
+                **engine.state.metrics,
+                "dice": float(dice.mean()),
+                "dice_with_finding": float(dice[positive].mean()) if positive.any() else None,
+                "dice_without_finding": float(dice[~positive].mean()) if (~positive).any() else None,
+                "num_samples": len(dice),
+                "num_with_finding": int(positive.sum()),
+            },
+        )

@@ -1,0 +1,260 @@
+"""Zero-shot tasks of the pretrained image-report model: classification from prompts, phrase grounding and
+image-report retrieval, run one after another by :class:`TaskSuite` (an ignite engine, so MONAI's MLflow
+tracking and the bundle handlers attach to it)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from ignite.engine import Engine
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from msfm.data.letterbox import Letterbox
+from msfm.data.reports import report_sentences
+from msfm.data.tokenization import tokenize_sentences
+from msfm.engines.plots import plot_overlays, plot_roc_curves
+from msfm.metrics import (
+    GROUNDING_THRESHOLDS,
+    boxes_to_mask,
+    contrast_to_noise,
+    grounding_heatmap,
+    grounding_iou,
+    per_class_auc,
+    retrieval_recall,
+)
+from msfm.networks import MSFMNet
+
+__all__ = ["TaskSuite", "ZeroShotClassification", "PhraseGrounding", "ImageTextRetrieval", "load_msfm_checkpoint"]
+
+
+def load_msfm_checkpoint(network: MSFMNet, checkpoint: str | os.PathLike | None) -> MSFMNet:
+    """Load a pretraining checkpoint (``{"model": state}`` or a training checkpoint's ``{"network": state}``)
+    into ``network`` with ``weights_only=True``; ``None`` keeps the random initialisation (the baseline).
+
+    The MAE decoder's weights may be left out (zero-shot use builds none); every other weight must be there.
+
+    Raises:
+        FileNotFoundError: naming the missing file and how to make it.
+        ValueError: naming the checkpoint, when weights are missing, unexpected or of another shape.
+    """
+    if checkpoint is None:
+        return network
+    if not os.path.isfile(checkpoint):
+        raise FileNotFoundError(f"pretrained checkpoint {checkpoint} not found: run the pretraining bundle first.")
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state = state.get("model", state.get("network", state))
+    state = {k: v for k, v in state.items() if not k.startswith("image_encoder.decoder.")}
+    try:
+        network.load_state_dict(state)
+    except RuntimeError as error:
+        raise ValueError(
+            f"{checkpoint} does not fit this network (are its settings the pretraining config's?): {error}"
+        ) from error
+    return network
+
+
+def _as_list(items: list) -> list:
+    return items
+
+
+def _batches(dataset: Dataset, batch_size: int, num_workers: int, desc: str):
+    """Batches as lists of samples (entries carry ragged fields such as box lists)."""
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=_as_list)
+    return tqdm(loader, desc=desc, leave=False)
+
+
+def _stack(samples: Sequence[Mapping], key: str, device: torch.device) -> torch.Tensor:
+    return torch.stack([torch.as_tensor(s[key]) for s in samples]).to(device)
+
+
+class ZeroShotClassification:
+    """Binary zero-shot classification from two prompt sets (REFERENCE §2).
+
+    Image and prompt embeddings are the model's L2-normalised global embeddings; each set's prototype is the
+    mean of its prompt embeddings (not re-normalised); ``s± = image · prototype±`` and
+    ``p = exp(s+) / (exp(s+) + exp(s−))``; the score is ``roc_auc_score`` of ``p``.
+
+    Args:
+        dataset: samples with a preprocessed ``image`` and a ``label`` (a list, ``label[class_index]`` is used).
+        tokenizer: the pretraining tokenizer.
+        prompts: ``{"positive": [...], "negative": [...]}``.
+        output_dir: where ``zero_shot_roc.png`` goes.
+        class_index: label column.
+        max_length: tokens per prompt.
+        batch_size: images per forward pass.
+        num_workers: data-loading workers.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        tokenizer,
+        prompts: Mapping[str, Sequence[str]],
+        output_dir: str | os.PathLike,
+        class_index: int = 0,
+        max_length: int = 64,
+        batch_size: int = 64,
+        num_workers: int = 0,
+    ) -> None:
+        if not prompts.get("positive") or not prompts.get("negative"):
+            raise ValueError(f"prompts need non-empty 'positive' and 'negative' lists, got {dict(prompts)}")
+        self.dataset, self.tokenizer, self.prompts = dataset, tokenizer, prompts
+        self.output_dir, self.class_index, self.max_length = Path(output_dir), class_index, max_length
+        self.batch_size, self.num_workers = batch_size, num_workers
+
+    def prototypes(self, network: MSFMNet, device: torch.device) -> torch.Tensor:
+        """``[2, D]`` mean prompt embeddings of the positive and the negative set."""
+        rows = []
+        for name in ("positive", "negative"):
+            tokens = [tokenize_sentences(report_sentences(p), self.tokenizer, self.max_length, 1) for p in self.prompts[name]]
+            ids = torch.as_tensor(np.stack([t["input_ids"] for t in tokens]), device=device)
+            mask = torch.as_tensor(np.stack([t["attention_mask"] for t in tokens]), device=device)
+            rows.append(network.encode_text(ids, mask).float().mean(dim=0))
+        return torch.stack(rows)
+
+    def __call__(self, network: MSFMNet, device: torch.device) -> dict[str, float]:
+        prototypes = self.prototypes(network, device)
+        probabilities, labels = [], []
+        for samples in _batches(self.dataset, self.batch_size, self.num_workers, "zero-shot"):
+            similarity = network.encode_image(_stack(samples, "image", device)).float() @ prototypes.t()
+            probabilities.append(similarity.softmax(dim=1)[:, 0].cpu())
+            labels += [float(s["label"][self.class_index]) for s in samples]
+        scores, truth = torch.cat(probabilities).numpy()[:, None], np.asarray(labels)[:, None]
+        auc = per_class_auc(scores, truth)
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        plot_roc_curves(scores, truth, ["zero-shot"], auc, self.output_dir / "zero_shot_roc.png")
+        return {"zero_shot_auc": float(auc[0]), "zero_shot_samples": len(labels)}
+
+
+class PhraseGrounding:
+    """Phrase grounding scored as mIoU over thresholds and CNR (REFERENCE §2), with heatmap overlays.
+
+    The phrase-patch similarity map on the letterboxed image is smoothed, mapped back to the original image
+    (undoing the letterbox), min-max normalised to ``[-1, 1]`` and compared with the union of the phrase's boxes
+    (original pixels). IoU is NaN and skipped where the prediction or the box mask is empty; mIoU is the mean
+    over thresholds of the per-threshold means over samples.
+
+    Args:
+        dataset: samples with a preprocessed ``image`` (a MetaTensor whose ``spatial_shape`` is the original
+            size), the tokenised phrase (``input_ids``, ``attention_mask``, ``sentence_index``), ``boxes`` and
+            ``phrase``.
+        output_dir: where ``grounding_overlays.png`` goes.
+        sigma: smoothing in patches.
+        thresholds: IoU thresholds.
+        num_overlays: samples drawn.
+        batch_size: samples per forward pass.
+        num_workers: data-loading workers.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        output_dir: str | os.PathLike,
+        sigma: float = 1.5,
+        thresholds: Sequence[float] = GROUNDING_THRESHOLDS,
+        num_overlays: int = 8,
+        batch_size: int = 64,
+        num_workers: int = 0,
+    ) -> None:
+        self.dataset, self.output_dir, self.sigma = dataset, Path(output_dir), sigma
+        self.thresholds, self.num_overlays = tuple(thresholds), num_overlays
+        self.batch_size, self.num_workers = batch_size, num_workers
+
+    def __call__(self, network: MSFMNet, device: torch.device) -> dict[str, float]:
+        ious, cnrs, overlays = [], [], []
+        for samples in _batches(self.dataset, self.batch_size, self.num_workers, "grounding"):
+            images = _stack(samples, "image", device)
+            # the whole phrase is one text unit, even when it reads as several sentences
+            sentence_index = _stack(samples, "sentence_index", device).clamp(max=0)
+            maps = network.similarity_map(
+                images, _stack(samples, "input_ids", device), _stack(samples, "attention_mask", device), sentence_index
+            ).float().cpu()
+            for sample, image, similarity in zip(samples, images.cpu(), maps):
+                letterbox = Letterbox(tuple(int(s) for s in sample["image"].meta["spatial_shape"]), image.shape[-1])
+                heatmap = grounding_heatmap(similarity, sigma=self.sigma, letterbox=letterbox)
+                truth = boxes_to_mask(sample["boxes"], letterbox.original)
+                ious.append(grounding_iou(heatmap, truth, self.thresholds))
+                cnrs.append(contrast_to_noise(heatmap, truth))
+                if len(overlays) < self.num_overlays:
+                    overlays.append(
+                        {
+                            "image": letterbox.canvas_to_original(image[0]).numpy(),
+                            "heatmap": heatmap.numpy(),
+                            "boxes": sample["boxes"],
+                            "title": f"{sample['phrase'][:40]}\nIoU@0.3 {float(ious[-1][2]):.2f} CNR {cnrs[-1]:.2f}",
+                        }
+                    )
+        per_threshold = torch.nanmean(torch.stack(ious), dim=0)
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        plot_overlays(overlays, self.output_dir / "grounding_overlays.png", heatmap_label="normalised similarity")
+        results = {"grounding_mIoU": float(per_threshold.mean()), "grounding_CNR": float(np.nanmean(cnrs))}
+        results.update({f"grounding_IoU_t{t:g}": float(v) for t, v in zip(self.thresholds, per_threshold)})
+        results["grounding_samples"] = len(cnrs)
+        return results
+
+
+class ImageTextRetrieval:
+    """Image→report and report→image Recall@K on paired samples (cosine of the global embeddings).
+
+    Args:
+        dataset: samples with a preprocessed ``image`` and a tokenised report (``input_ids``, ``attention_mask``).
+        ks: the K of Recall@K.
+        batch_size: samples per forward pass.
+        num_workers: data-loading workers.
+    """
+
+    def __init__(self, dataset: Dataset, ks: Sequence[int] = (1, 5, 10), batch_size: int = 64, num_workers: int = 0):
+        self.dataset, self.ks, self.batch_size, self.num_workers = dataset, tuple(ks), batch_size, num_workers
+
+    def __call__(self, network: MSFMNet, device: torch.device) -> dict[str, float]:
+        image_emb, text_emb = [], []
+        for samples in _batches(self.dataset, self.batch_size, self.num_workers, "retrieval"):
+            image_emb.append(network.encode_image(_stack(samples, "image", device)).float().cpu())
+            ids, mask = _stack(samples, "input_ids", device), _stack(samples, "attention_mask", device)
+            text_emb.append(network.encode_text(ids, mask).float().cpu())
+        recalls = retrieval_recall(torch.cat(image_emb), torch.cat(text_emb), self.ks)
+        return {f"retrieval_{name}": value for name, value in recalls.items()} | {
+            "retrieval_samples": sum(len(e) for e in image_emb)
+        }
+
+
+class TaskSuite(Engine):
+    """Runs named tasks ``task(network, device) -> {metric: value}`` in one epoch, one task per iteration, and
+    gathers their results in ``state.metrics``; handlers (metrics report, MLflow) attach as to any engine.
+
+    Args:
+        network: the pretrained model.
+        tasks: ``{name: task}``; a ``None`` task is skipped (to switch one off by config override).
+        device: where to run.
+        handlers: objects with ``attach(engine)``.
+    """
+
+    def __init__(
+        self,
+        network: MSFMNet,
+        tasks: Mapping[str, Callable[[MSFMNet, torch.device], Mapping[str, float]] | None],
+        device: torch.device | str,
+        handlers: Sequence = (),
+    ) -> None:
+        super().__init__(self._run_task)
+        self.network, self.device = network, torch.device(device)
+        self.tasks = {name: task for name, task in tasks.items() if task is not None}
+        for handler in handlers:
+            handler.attach(self)
+
+    def _run_task(self, engine: Engine, name: str) -> dict[str, float]:
+        self.network.eval()
+        with torch.no_grad():
+            results = dict(self.tasks[name](self.network, self.device))
+        self.state.metrics.update({k: v for k, v in results.items() if not (isinstance(v, float) and math.isnan(v))})
+        return results
+
+    def run(self) -> None:  # type: ignore[override]
+        """Run every task once."""
+        super().run(list(self.tasks), max_epochs=1)

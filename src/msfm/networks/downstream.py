@@ -1,0 +1,202 @@
+"""Downstream networks built around the pretrained ViT, and the loader of its pretrained weights."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import torch
+from monai.networks.nets import UNETR, ViT
+from torch import nn
+
+from msfm.networks.image_encoder import build_vit, freeze_unused_cross_attention_norms
+
+__all__ = ["ViTClassifier", "ViTSegmentationNet", "load_pretrained_vit", "pretrained_vit_state"]
+
+_PREFIX = "image_encoder.vit."
+
+
+def pretrained_vit_state(checkpoint: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The image encoder's ViT weights from an msfm pretraining checkpoint, keys relative to the ViT.
+
+    Accepts the bundle's ``models/model.pt`` (``{"model": state}``), a training checkpoint
+    (``{"network": state, ...}``) or a bare ``MSFMNet`` state dict. Loaded with ``weights_only=True``.
+
+    Raises:
+        FileNotFoundError: when the file does not exist.
+        ValueError: when it holds no ``image_encoder.vit.*`` weights.
+    """
+    if not os.path.isfile(checkpoint):
+        raise FileNotFoundError(
+            f"pretrained checkpoint {checkpoint} not found: run the pretraining bundle (bundles/msfm) first, "
+            "or set pretrained_checkpoint to null for a randomly initialised encoder."
+        )
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    for key in ("model", "network"):
+        if isinstance(state.get(key), Mapping):
+            state = state[key]
+            break
+    vit = {k[len(_PREFIX) :]: v for k, v in state.items() if k.startswith(_PREFIX)}
+    if not vit:
+        raise ValueError(f"{checkpoint}: no '{_PREFIX}*' weights; is it an msfm pretraining checkpoint?")
+    return vit
+
+
+def load_pretrained_vit(vit: ViT, checkpoint: str | os.PathLike | None) -> ViT:
+    """Load pretrained image-encoder weights into ``vit`` (a MONAI ViT of the same architecture), in place.
+
+    Args:
+        vit: the downstream network's ViT (``network.vit``).
+        checkpoint: an msfm pretraining checkpoint; ``None`` leaves the random initialisation.
+
+    Returns:
+        ``vit``.
+
+    Raises:
+        ValueError: when shapes or keys differ from the checkpoint's, naming them (the downstream config's
+            encoder settings must match the pretraining config's).
+    """
+    if checkpoint is None:
+        return vit
+    state = pretrained_vit_state(checkpoint)
+    own = vit.state_dict()
+    wanted = {k for k in own if not k.startswith(("cls_token", "classification_head"))}
+    missing, unexpected = sorted(wanted - state.keys()), sorted(state.keys() - own.keys())
+    mismatched = [f"{k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in wanted & state.keys()
+                  if state[k].shape != own[k].shape]
+    if missing or unexpected or mismatched:
+        raise ValueError(
+            f"{checkpoint} does not fit this encoder (are image_size, hidden_size, num_layers, ... the pretraining "
+            f"ones?): missing {missing[:3]}, unexpected {unexpected[:3]}, shape mismatch {mismatched[:3]}"
+        )
+    vit.load_state_dict(state, strict=False)
+    return vit
+
+
+class ViTClassifier(nn.Module):
+    """The pretrained ViT with a linear head on its mean patch feature (the pretraining's global image feature).
+
+    Args:
+        num_classes: outputs (logits; one per label of a multi-label task).
+        img_size: input size.
+        patch_size: patch size.
+        in_channels: input channels.
+        hidden_size: ViT width.
+        mlp_dim: ViT MLP width.
+        num_layers: ViT depth.
+        num_heads: ViT heads.
+        dropout_rate: dropout in the ViT and before the head.
+        qkv_bias: qkv bias (as in pretraining).
+        linear_probe: freeze the ViT and train only the head.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        img_size: Sequence[int] | int = 224,
+        patch_size: int = 16,
+        in_channels: int = 1,
+        hidden_size: int = 768,
+        mlp_dim: int = 3072,
+        num_layers: int = 12,
+        num_heads: int = 12,
+        dropout_rate: float = 0.0,
+        qkv_bias: bool = False,
+        linear_probe: bool = False,
+    ) -> None:
+        super().__init__()
+        self.vit = build_vit(
+            in_channels, img_size, patch_size, hidden_size, mlp_dim, num_layers, num_heads, dropout_rate, qkv_bias
+        )
+        self.dropout = nn.Dropout(dropout_rate)
+        self.head = nn.Linear(hidden_size, num_classes)
+        self.linear_probe = linear_probe
+        if linear_probe:
+            self.vit.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> ViTClassifier:
+        super().train(mode)
+        if self.linear_probe:  # a frozen encoder also keeps its inference behaviour (dropout off)
+            self.vit.eval()
+        return self
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``[B, C, H, W]`` → logits ``[B, num_classes]``."""
+        tokens, _ = self.vit(images)
+        return self.head(self.dropout(tokens.mean(dim=1)))
+
+
+class ViTSegmentationNet(UNETR):
+    """MONAI's 2D UNETR whose ViT may have any depth, so the decoder fits encoders smaller than ViT-B.
+
+    With ``num_layers=12`` and the default skips this *is* UNETR (hidden states 3, 6 and 9 feed the decoder);
+    otherwise the skips default to layers ``L/4, L/2, 3L/4``. The patch size is 16 (UNETR's four 2× stages).
+
+    Args:
+        out_channels: output channels (1: logits of the foreground).
+        img_size: input size, a multiple of 16.
+        in_channels: input channels.
+        feature_size: decoder width (UNETR's).
+        hidden_size: ViT width.
+        mlp_dim: ViT MLP width.
+        num_layers: ViT depth (at least 4).
+        num_heads: ViT heads.
+        skip_layers: the three hidden states that feed the decoder's skip paths.
+        norm_name: decoder normalisation.
+        dropout_rate: dropout in the ViT.
+        qkv_bias: qkv bias (as in pretraining).
+
+    Raises:
+        ValueError: for fewer than 4 layers or skips outside the ViT.
+    """
+
+    def __init__(
+        self,
+        out_channels: int = 1,
+        img_size: Sequence[int] | int = 224,
+        in_channels: int = 1,
+        feature_size: int = 16,
+        hidden_size: int = 768,
+        mlp_dim: int = 3072,
+        num_layers: int = 12,
+        num_heads: int = 12,
+        skip_layers: Sequence[int] | None = None,
+        norm_name: tuple | str = "instance",
+        dropout_rate: float = 0.0,
+        qkv_bias: bool = False,
+    ) -> None:
+        super().__init__(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            img_size=img_size,
+            feature_size=feature_size,
+            hidden_size=hidden_size,
+            mlp_dim=mlp_dim,
+            num_heads=num_heads,
+            norm_name=norm_name,
+            dropout_rate=dropout_rate,
+            spatial_dims=2,
+            qkv_bias=qkv_bias,
+        )
+        if num_layers < 4:
+            raise ValueError(f"num_layers must be at least 4, got {num_layers}.")
+        skips = list(skip_layers) if skip_layers is not None else [num_layers // 4, num_layers // 2, 3 * num_layers // 4]
+        if len(skips) != 3 or not all(0 <= s < num_layers for s in skips):
+            raise ValueError(f"skip_layers must be three layer indices below {num_layers}, got {skips}.")
+        self.skip_layers = skips
+        if num_layers != 12:
+            self.vit = build_vit(in_channels, img_size, 16, hidden_size, mlp_dim, num_layers, num_heads, dropout_rate, qkv_bias)
+        else:
+            freeze_unused_cross_attention_norms(self.vit.blocks)
+
+    def forward(self, x_in: torch.Tensor) -> torch.Tensor:
+        """``[B, C, H, W]`` → logits ``[B, out_channels, H, W]``."""
+        x, hidden_states_out = self.vit(x_in)
+        enc1 = self.encoder1(x_in)
+        enc2 = self.encoder2(self.proj_feat(hidden_states_out[self.skip_layers[0]]))
+        enc3 = self.encoder3(self.proj_feat(hidden_states_out[self.skip_layers[1]]))
+        enc4 = self.encoder4(self.proj_feat(hidden_states_out[self.skip_layers[2]]))
+        dec3 = self.decoder5(self.proj_feat(x), enc4)
+        dec2 = self.decoder4(dec3, enc3)
+        dec1 = self.decoder3(dec2, enc2)
+        return self.out(self.decoder2(dec1, enc1))

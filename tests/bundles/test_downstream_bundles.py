@@ -1,0 +1,205 @@
+"""The downstream bundles end to end on tiny data: training, test metrics, plots, MLflow, mask inference,
+TorchScript export, the zero-shot suite, and the same commands on datasets prepared from the official layouts."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from msfm.data import load_or_train_tokenizer, make_demo_tasks, read_radiograph
+from msfm.data.datasets import prepare_dataset
+from msfm.networks import MSFMImageEncoder, MSFMNet, MSFMTextEncoder
+from tests.bundles.helpers import REPO_ROOT, bundle_command, run
+from tests.data.datasets import fixtures
+
+ENCODER = {"hidden_size": 32, "mlp_dim": 64, "num_layers": 4, "num_heads": 2}
+TEXT = {"hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32}
+
+
+def configs(bundle: str, *names: str) -> str:
+    return "[" + ",".join(f"'{REPO_ROOT / 'bundles' / bundle / 'configs' / n}'" for n in names) + "]"
+
+
+def saved_state(path: Path) -> dict:
+    """CheckpointSaver stores a single object's state dict without its key."""
+    state = torch.load(path, weights_only=True)
+    return state.get("model", state)
+
+
+def flags(settings: dict) -> list[str]:
+    return [f"--{key}={value}" for key, value in settings.items()]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """Demo task sets of 32 px images and a tiny pretraining checkpoint with its tokenizer."""
+    root = tmp_path_factory.mktemp("downstream")
+    make_demo_tasks(root / "data", n_train=40, n_validation=24, n_test=40, image_size=32)
+    tokenizer = load_or_train_tokenizer(root / "tokenizer", root / "data" / "retrieval" / "datalist.json", 200)
+    torch.manual_seed(0)
+    image = MSFMImageEncoder(img_size=32, decoder_hidden_size=16, decoder_mlp_dim=32, decoder_num_layers=1,
+                             decoder_num_heads=2, **ENCODER)
+    text = MSFMTextEncoder(vocab_size=len(tokenizer), max_length=32, max_sentences=4, mask_token_id=tokenizer.mask_token_id,
+                           pad_token_id=tokenizer.pad_token_id, **TEXT)
+    net = MSFMNet(image, text, embed_dim=16, itm_hidden_dim=16)
+    torch.save({"model": net.state_dict()}, root / "pretrained.pt")
+    return root
+
+
+def downstream_settings(tiny: Path, out: Path, **extra) -> dict:
+    return {
+        "dataset_dir": tiny / "data",
+        "pretrained_checkpoint": tiny / "pretrained.pt",
+        "output_dir": out,
+        "model_dir": out / "models",
+        "image_size": 32,
+        "batch_size": 8,
+        "max_epochs": 2,
+        "epoch_length": 3,
+        "num_workers": 0,
+        **{f"network_def#{k}": v for k, v in ENCODER.items()},
+        **extra,
+    }
+
+
+def export_and_compare(bundle: str, config_files: str, out: Path, settings: dict) -> None:
+    """ckpt_export writes a TorchScript model with the configs inside; it matches the checkpoint to 1e-4."""
+    ts = out / "model.ts"
+    command = [*bundle_command(config_files, "network_def")[:3], "ckpt_export", "network_def",
+               "--filepath", str(ts), "--ckpt_file", str(out / "models" / "model.pt"), "--key_in_ckpt", "model",
+               "--meta_file", str(REPO_ROOT / "bundles" / bundle / "configs" / "metadata.json"),
+               "--config_file", config_files, *flags(settings)]
+    run(command)
+    extra = {"metadata.json": "", "train.json": ""}
+    scripted = torch.jit.load(str(ts), _extra_files=extra)
+    assert json.loads(extra["metadata.json"])["version"] == "0.1.0" and "network_def" in json.loads(extra["train.json"])
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config([f.strip("'") for f in config_files.strip("[]").split(",")])
+    parser.update({k: v if not isinstance(v, Path) else str(v) for k, v in settings.items()})
+    network = parser.get_parsed_content("network_def")
+    network.load_state_dict(saved_state(out / "models" / "model.pt"))
+    images = torch.randn(3, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(scripted(images), network.eval()(images), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_classification_trains_tests_tracks_and_exports(tiny, tmp_path):
+    out = tmp_path / "cls"
+    settings = downstream_settings(tiny, out)
+    files = configs("msfm_cls", "train.json")
+    run([*bundle_command(files), "--tracking", "mlflow", *flags(settings)])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["num_samples"] == 40 and metrics["split"] == "test"
+    assert metrics["test_mean_auc"] == pytest.approx(metrics["mean_auc"], abs=1e-6)
+    assert set(metrics["per_class_auc"]) == {"opacity", "nodule", "effusion", "pneumothorax", "cardiomegaly"}
+    for name in ("roc_curves.png", "curves.png", "models/model.pt"):
+        assert (out / name).is_file(), name
+    assert sorted(json.loads((out / "curves.json").read_text())["train_loss"]) == ["1", "2"]
+    with sqlite3.connect(out / "mlruns.db") as db:
+        logged = {row[0] for row in db.execute("select distinct key from metrics")}
+    assert {"train_loss", "val_mean_auc", "test_mean_auc"} <= logged
+    export_and_compare("msfm_cls", files, out, settings)
+
+
+@pytest.mark.slow
+def test_linear_probe_keeps_the_pretrained_encoder(tiny, tmp_path):
+    out = tmp_path / "probe"
+    run([*bundle_command(configs("msfm_cls", "train.json")), *flags(downstream_settings(tiny, out, linear_probe=True))])
+    pretrained = torch.load(tiny / "pretrained.pt", weights_only=True)["model"]
+    trained = saved_state(out / "models" / "model.pt")
+    key = "vit.blocks.0.attn.qkv.weight"
+    assert torch.equal(trained[key], pretrained[f"image_encoder.{key}"])
+    assert json.loads((out / "metrics.json").read_text())["linear_probe"] is True
+
+
+@pytest.mark.slow
+def test_segmentation_trains_infers_masks_and_exports(tiny, tmp_path):
+    out = tmp_path / "seg"
+    settings = downstream_settings(tiny, out, **{"network_def#feature_size": 8})
+    run([*bundle_command(configs("msfm_seg", "train.json")), *flags(settings)])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["num_samples"] == 40 and 0.0 <= metrics["test_dice"] <= 1.0
+    assert metrics["test_dice"] == pytest.approx(metrics["dice"], abs=1e-6)
+    assert (out / "curves.png").is_file()
+    files = configs("msfm_seg", "train.json", "inference.json")
+    run([*bundle_command(files, "inferring"), *flags(settings)])
+    masks = sorted((out / "masks").glob("*.png"))
+    assert len(masks) == 40
+    source = tiny / "data" / "images" / masks[0].name.replace("_mask", "")
+    assert np.asarray(Image.open(masks[0])).shape == read_radiograph(source).shape
+    assert set(np.unique(np.asarray(Image.open(masks[0])))) <= {0, 255}
+    export_and_compare("msfm_seg", configs("msfm_seg", "train.json"), out, settings)
+
+
+def zero_shot_settings(tiny: Path, out: Path, **extra) -> dict:
+    return {
+        "dataset_dir": tiny / "data",
+        "pretrained_checkpoint": tiny / "pretrained.pt",
+        "tokenizer_dir": tiny / "tokenizer",
+        "output_dir": out,
+        "image_size": 32,
+        "batch_size": 16,
+        "num_workers": 0,
+        "max_length": 32,
+        "max_sentences": 4,
+        "network_def#embed_dim": 16,
+        "network_def#itm_hidden_dim": 16,
+        **{f"image_encoder#{k}": v for k, v in ENCODER.items()},
+        **{f"text_encoder#{k}": v for k, v in TEXT.items()},
+        **extra,
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("checkpoint", ["pretrained", "random"])
+def test_zero_shot_suite(tiny, tmp_path, checkpoint):
+    out = tmp_path / "zs"
+    extra = {"pretrained_checkpoint": "$None"} if checkpoint == "random" else {}
+    files = configs("msfm_zeroshot", "evaluate.json")
+    run([*bundle_command(files, "evaluating"), "--tracking", "mlflow", *flags(zero_shot_settings(tiny, out, **extra))])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0 <= metrics["zero_shot_auc"] <= 1 and metrics["zero_shot_samples"] == 40
+    assert 0 <= metrics["grounding_mIoU"] <= 1 and metrics["grounding_CNR"] >= 0
+    assert metrics["retrieval_samples"] == 40 and 0 <= metrics["retrieval_i2t_R10"] <= 1
+    for name in ("zero_shot_roc.png", "grounding_overlays.png"):
+        assert (out / name).is_file()
+    with sqlite3.connect(out / "mlruns.db") as db:
+        logged = {row[0] for row in db.execute("select distinct key from metrics")}
+    assert {"zero_shot_auc", "grounding_mIoU", "retrieval_t2i_R1"} <= logged
+
+
+@pytest.mark.slow
+def test_same_commands_on_prepared_official_layouts(tiny, tmp_path):
+    """SIIM (non-square JPEG DICOMs) through the segmentation bundle, MS-CXR and MIMIC-CXR through grounding
+    and retrieval: only dataset_dir and datalist change."""
+    siim, mscxr = tmp_path / "siim", tmp_path / "mimic"
+    image_ids = sorted(fixtures.make_siim(siim))
+    split_files = {}
+    for split, image_id in zip(("training", "validation", "test"), image_ids):
+        split_files[split] = siim / f"{split}.txt"
+        split_files[split].write_text(image_id + "\n")
+    prepare_dataset("siim", siim, siim / "prepared", split_files=split_files, validation_size=1, test_size=1)
+    fixtures.make_mscxr(mscxr)
+    prepare_dataset("mscxr", mscxr, mscxr / "prepared_mscxr")
+    out = tmp_path / "seg"
+    settings = downstream_settings(tiny, out, dataset_dir=siim, datalist=siim / "prepared" / "datalist_100.json",
+                                   **{"network_def#feature_size": 8, "epoch_length": 1})
+    run([*bundle_command(configs("msfm_seg", "train.json")), *flags(settings)])
+    assert json.loads((out / "metrics.json").read_text())["num_samples"] == 1
+    run([*bundle_command(configs("msfm_seg", "train.json", "inference.json"), "inferring"), *flags(settings)])
+    (mask,) = (out / "masks").glob("*.png")
+    assert np.asarray(Image.open(mask)).shape == (48, 64)
+    zs = tmp_path / "zs"
+    grounding = {"grounding_dataset_dir": mscxr, "grounding_datalist": mscxr / "prepared_mscxr" / "datalist.json"}
+    run([*bundle_command(configs("msfm_zeroshot", "evaluate.json"), "evaluating"),
+         *flags(zero_shot_settings(tiny, zs, **grounding))])
+    assert json.loads((zs / "metrics.json").read_text())["grounding_samples"] == 1
