@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import os
 import subprocess
 import sys
@@ -35,11 +37,22 @@ def component_ids(config, prefix=""):
         yield from component_ids(value, f"{prefix}#{key}" if prefix else str(key))
 
 
-def test_metadata_is_valid_against_the_official_schema():
+@pytest.mark.parametrize("bundle", ["msfm", "msfm_cls", "msfm_seg", "msfm_zeroshot"])
+def test_metadata_is_valid_against_the_official_schema(bundle):
     schema = SHARED_DIR / "monai" / "meta_schema_20240725.json"
     if not schema.exists():
         pytest.skip(f"official schema not found at {schema}")
-    verify_metadata(meta_file=str(CONFIGS / "metadata.json"), filepath=str(schema))
+    verify_metadata(meta_file=str(CONFIGS.parents[1] / bundle / "configs" / "metadata.json"), filepath=str(schema))
+
+
+@pytest.mark.parametrize("bundle", ["msfm", "msfm_cls", "msfm_seg", "msfm_zeroshot"])
+def test_bundle_layout_and_json_style(bundle):
+    root = CONFIGS.parents[1] / bundle
+    for name in ("LICENSE", "docs/README.md", "configs/metadata.json", "configs/logging.conf"):
+        assert (root / name).is_file(), f"{bundle}: {name} missing"
+    for config in (root / "configs").rglob("*.json"):
+        text = config.read_text()
+        assert text == json.dumps(json.loads(text), indent=4, ensure_ascii=False) + "\n", f"{config}: not 4-space JSON"
 
 
 def instantiate_all(names, overrides: dict) -> int:
