@@ -55,11 +55,13 @@ def configs(bundle: str, main: str, scale: str, *extra: str) -> str:
     return "[" + ",".join(f"'{f}'" for f in files) + "]"
 
 
-def run_bundle(run_id: str, config_files: str, out: Path, overrides: dict) -> dict:
-    """Run one bundle command, logging to ``out/log.txt``; return its ``metrics.json`` (reused if present)."""
-    metrics = out / "metrics.json"
-    if metrics.exists():
-        return json.loads(metrics.read_text())
+def run_bundle(run_id: str, config_files: str, out: Path, overrides: dict, done: Path | None = None) -> Path:
+    """Run one bundle command with ``output_dir=out``, logging to ``out/log.txt``, unless ``done`` (default
+    ``out/metrics.json``, which the downstream bundles write last) exists from an earlier run; returns ``done``.
+    A ``done`` that the bundle does not write itself is created here once the command succeeds."""
+    done = done or out / "metrics.json"
+    if done.exists():
+        return done
     out.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "monai.bundle", "run", run_id, "--config_file", config_files]
     command += [f"--{key}={value}" for key, value in {"output_dir": out, **overrides}.items()]
@@ -68,10 +70,16 @@ def run_bundle(run_id: str, config_files: str, out: Path, overrides: dict) -> di
         log.write(" ".join(map(str, command)) + "\n")
         log.flush()
         result = subprocess.run(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    if result.returncode != 0:
+    if result.returncode == 0 and done.suffix == ".done":
+        done.touch()
+    if result.returncode != 0 or not done.exists():
         raise RuntimeError(f"failed ({result.returncode}): {' '.join(map(str, command))}; see {out / 'log.txt'}")
     print(f"  {out.relative_to(REPO) if out.is_relative_to(REPO) else out}: {time.time() - start:.0f} s", flush=True)
-    return json.loads(metrics.read_text())
+    return done
+
+
+def read_metrics(path: Path) -> dict:
+    return json.loads(path.read_text())
 
 
 def fine_tune(bundle: str, key: str, encoders: dict, data: dict, fractions: list[str], args, out: Path) -> dict:
@@ -80,7 +88,7 @@ def fine_tune(bundle: str, key: str, encoders: dict, data: dict, fractions: list
         for name, spec in data.items():
             for fraction in fractions:
                 run_dir = out / bundle / encoder / f"{name}_{fraction}"
-                metrics = run_bundle(
+                metrics = read_metrics(run_bundle(
                     "training",
                     configs(bundle, "train.json", args.scale),
                     run_dir,
@@ -90,7 +98,7 @@ def fine_tune(bundle: str, key: str, encoders: dict, data: dict, fractions: list
                         "pretrained_checkpoint": checkpoint,
                         "model_dir": run_dir / "models",
                     },
-                )
+                ))
                 results.setdefault(encoder, {}).setdefault(name, {})[fraction] = metrics[key]
     return results
 
@@ -99,7 +107,7 @@ def zero_shot_suite(encoders: dict, data: dict, args, out: Path) -> dict:
     results: dict = {}
     zero_shot, grounding, retrieval = (next(iter(data[k].values())) for k in ("zero_shot", "grounding", "retrieval"))
     for encoder, (checkpoint, tokenizer) in encoders.items():
-        results[encoder] = run_bundle(
+        results[encoder] = read_metrics(run_bundle(
             "evaluating",
             configs("msfm_zeroshot", "evaluate.json", args.scale),
             out / "msfm_zeroshot" / encoder,
@@ -113,7 +121,7 @@ def zero_shot_suite(encoders: dict, data: dict, args, out: Path) -> dict:
                 "pretrained_checkpoint": checkpoint,
                 "tokenizer_dir": tokenizer,
             },
-        )
+        ))
     return results
 
 
@@ -122,21 +130,14 @@ def pretrain_ablations(args, out: Path) -> dict:
     encoders = {}
     for name in ABLATIONS:
         run_dir = out / "ablation_pretraining" / name
-        checkpoint = run_dir / "models" / "model.pt"
-        if not checkpoint.exists():
-            overrides = {"model_dir": run_dir / "models"}
-            if args.ablation_epochs:
-                overrides["max_epochs"] = args.ablation_epochs
-            command = [sys.executable, "-m", "monai.bundle", "run", "training", "--config_file",
-                       configs("msfm", "train.json", args.scale, f"ablation/{name}.json"),
-                       f"--output_dir={run_dir}", *[f"--{k}={v}" for k, v in overrides.items()]]
-            start = time.time()
-            run_dir.mkdir(parents=True, exist_ok=True)
-            with open(run_dir / "log.txt", "w") as log:
-                if subprocess.run(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT).returncode != 0:
-                    raise RuntimeError(f"ablation pretraining {name} failed; see {run_dir / 'log.txt'}")
-            print(f"  pretrained ablation {name}: {time.time() - start:.0f} s", flush=True)
-        encoders[name] = (checkpoint, run_dir / "tokenizer")
+        overrides: dict = {"model_dir": run_dir / "models"}
+        if args.ablation_epochs:
+            overrides["max_epochs"] = args.ablation_epochs
+        config_files = configs("msfm", "train.json", args.scale, f"ablation/{name}.json")
+        # model.pt appears at the first validation, so completion is marked separately (an interrupted
+        # pretraining resumes from its checkpoints on the next call)
+        run_bundle("training", config_files, run_dir, overrides, done=run_dir / "pretraining.done")
+        encoders[name] = (run_dir / "models" / "model.pt", run_dir / "tokenizer")
     return encoders
 
 

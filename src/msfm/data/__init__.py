@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from msfm.data.demo import ensure_demo_datalist, make_demo_dataset, synthesize_case
-from msfm.data.demo_tasks import DEMO_TASKS, datalist_classes, ensure_demo_task, make_demo_tasks
+from msfm.data.datalists import datalist_classes, load_split
+from msfm.data.demo_tasks import DEMO_TASKS, ensure_demo_task, make_demo_tasks
 from msfm.data.letterbox import Letterbox
 from msfm.data.io import RadiographPNGWriter, RadiographReader, is_dicom, make_dicom, read_radiograph
 from msfm.data.reports import clean_report, extract_sections, report_sentences, split_sentences
@@ -28,6 +29,7 @@ __all__ = [
     "extract_sections",
     "is_dicom",
     "load_or_train_tokenizer",
+    "load_split",
     "make_dicom",
     "make_demo_dataset",
     "make_demo_tasks",

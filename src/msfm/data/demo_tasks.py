@@ -16,7 +16,6 @@ split) plus ``summary.json``; paths inside are relative to the pool's directory,
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -30,7 +29,7 @@ from msfm.data.demo import FINDING_TYPES, synthesize_case
 
 Image, _ = optional_import("PIL.Image")
 
-__all__ = ["DEMO_TASKS", "make_demo_tasks", "ensure_demo_task", "datalist_classes"]
+__all__ = ["DEMO_TASKS", "make_demo_tasks", "ensure_demo_task"]
 
 logger = logging.getLogger(__name__)
 
@@ -129,15 +128,3 @@ def ensure_demo_task(dataset_dir: str | os.PathLike, task: str, datalist_name: s
                 make_demo_tasks(dataset_dir)
     return os.fspath(dataset_dir / task / datalist_name)
 
-
-def datalist_classes(datalist: str | os.PathLike) -> list[str]:
-    """The ``classes`` that a preparer (or the demo) stores at the top of a classification datalist.
-
-    Raises:
-        ValueError: naming the file, when it has no ``classes`` list.
-    """
-    with open(datalist) as f:
-        classes = json.load(f).get("classes")
-    if not classes:
-        raise ValueError(f"{datalist}: no 'classes' list; prepare it with scripts/prepare_data.py or add one.")
-    return list(classes)

@@ -50,7 +50,8 @@ class TrainingCurves:
     """Per-epoch training loss and validation metrics, kept in ``curves.json`` and drawn in ``curves.png``.
 
     Attach the same instance to the trainer (it averages the iteration losses) and to the validator (it records
-    the validation metrics at the trainer's epoch).
+    the validation metrics at the trainer's epoch). A resumed run keeps the points of the epochs it resumes
+    after; a fresh run in the same folder starts a new history.
 
     Args:
         output_dir: folder of ``curves.json`` and ``curves.png``.
@@ -63,11 +64,20 @@ class TrainingCurves:
 
     def attach(self, engine: Engine) -> None:
         if isinstance(engine, Trainer):
+            engine.add_event_handler(Events.STARTED, self._restore)
             engine.add_event_handler(Events.EPOCH_STARTED, lambda _: self._losses.clear())
             engine.add_event_handler(Events.ITERATION_COMPLETED, self._record_loss)
             engine.add_event_handler(Events.EPOCH_COMPLETED, self._epoch_loss)
         else:
             engine.add_event_handler(Events.EPOCH_COMPLETED, self._validation)
+
+    def _restore(self, engine: Engine) -> None:
+        saved = self.output_dir / "curves.json"
+        if saved.exists():  # checkpoints restore the trainer at STARTED too: keep epochs up to where it resumes
+            history = json.loads(saved.read_text())
+            for name, series in history.items():
+                kept = {int(e): v for e, v in series.items() if int(e) <= engine.state.epoch and v is not None}
+                self.history[name].update(kept)
 
     def _record_loss(self, engine: Engine) -> None:
         self._losses.append(float(_batch(engine.state.output, "loss").float().mean()))
