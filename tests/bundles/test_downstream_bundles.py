@@ -69,16 +69,19 @@ def downstream_settings(tiny: Path, out: Path, **extra) -> dict:
 
 
 def export_and_compare(bundle: str, config_files: str, out: Path, settings: dict) -> None:
-    """ckpt_export writes a TorchScript model with the configs inside; it matches the checkpoint to 1e-4."""
+    """ckpt_export of ``inference.json`` writes a TorchScript model with the metadata and config inside; it matches
+    the checkpoint to 1e-4."""
     ts = out / "model.ts"
     command = [*bundle_command(config_files, "network_def")[:3], "ckpt_export", "network_def",
                "--filepath", str(ts), "--ckpt_file", str(out / "models" / "model.pt"), "--key_in_ckpt", "model",
                "--meta_file", str(REPO_ROOT / "bundles" / bundle / "configs" / "metadata.json"),
                "--config_file", config_files, *flags(settings)]
     run(command)
-    extra = {"metadata.json": "", "train.json": ""}
+    extra = {"metadata.json": "", "inference.json": ""}
     scripted = torch.jit.load(str(ts), _extra_files=extra)
-    assert json.loads(extra["metadata.json"])["version"] == "0.1.0" and "network_def" in json.loads(extra["train.json"])
+    metadata = json.loads((REPO_ROOT / "bundles" / bundle / "configs" / "metadata.json").read_text())
+    assert json.loads(extra["metadata.json"])["version"] == metadata["version"]
+    assert {"network_def", "preprocessing", "postprocessing"} <= set(json.loads(extra["inference.json"]))
     from monai.bundle import ConfigParser
 
     parser = ConfigParser()
@@ -107,7 +110,10 @@ def test_classification_trains_tests_tracks_and_exports(tiny, tmp_path):
     with sqlite3.connect(out / "mlruns.db") as db:
         logged = {row[0] for row in db.execute("select distinct key from metrics")}
     assert {"train_loss", "val_mean_auc", "test_mean_auc"} <= logged
-    export_and_compare("msfm_cls", files, out, settings)
+    export_and_compare("msfm_cls", configs("msfm_cls", "inference.json"), out, settings)
+    run([*bundle_command(configs("msfm_cls", "inference.json"), "inferring"), *flags(settings)])
+    rows = (out / "predictions.csv").read_text().splitlines()
+    assert len(rows) == 40 and all(len(row.split(",")) == 1 + 5 for row in rows)
 
 
 @pytest.mark.slow
@@ -130,14 +136,13 @@ def test_segmentation_trains_infers_masks_and_exports(tiny, tmp_path):
     assert metrics["num_samples"] == 40 and 0.0 <= metrics["test_dice"] <= 1.0
     assert metrics["test_dice"] == pytest.approx(metrics["dice"], abs=1e-6)
     assert (out / "curves.png").is_file()
-    files = configs("msfm_seg", "train.json", "inference.json")
-    run([*bundle_command(files, "inferring"), *flags(settings)])
+    run([*bundle_command(configs("msfm_seg", "inference.json"), "inferring"), *flags(settings)])
     masks = sorted((out / "masks").glob("*.png"))
     assert len(masks) == 40
     source = tiny / "data" / "images" / masks[0].name.replace("_mask", "")
     assert np.asarray(Image.open(masks[0])).shape == read_radiograph(source).shape
     assert set(np.unique(np.asarray(Image.open(masks[0])))) <= {0, 255}
-    export_and_compare("msfm_seg", configs("msfm_seg", "train.json"), out, settings)
+    export_and_compare("msfm_seg", configs("msfm_seg", "inference.json"), out, settings)
 
 
 def zero_shot_settings(tiny: Path, out: Path, **extra) -> dict:
@@ -157,6 +162,34 @@ def zero_shot_settings(tiny: Path, out: Path, **extra) -> dict:
         **{f"text_encoder#{k}": v for k, v in TEXT.items()},
         **extra,
     }
+
+
+def test_zero_shot_scorer_is_the_two_prompt_softmax(tiny, tmp_path):
+    """The score infer_dicom reports: p = exp(s+) / (exp(s+) + exp(s-)) with s± = image · mean prompt embedding."""
+    from monai.bundle import ConfigParser
+
+    from msfm.data import tokenize_sentences
+    from msfm.deploy.pipeline import ZeroShotScorer
+
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in zero_shot_settings(tiny, tmp_path).items()}
+    files = [str(REPO_ROOT / "bundles" / "msfm_zeroshot" / "configs" / "evaluate.json")]
+    scorer = ZeroShotScorer(files, overrides=settings)
+    image = sorted((tiny / "data" / "images").glob("*.png"))[0]
+    parser = ConfigParser()
+    parser.read_config(files)
+    parser.update(settings)
+    network, tokenizer = parser.get_parsed_content("network").eval(), parser.get_parsed_content("tokenizer")
+    with torch.no_grad():
+        pixels = parser.get_parsed_content("zero_shot#dataset#transform")({"image": str(image)})["image"][None]
+        image_embedding = network.encode_image(pixels)[0]
+        scores = []
+        for prompts in (parser["prompts"]["positive"], parser["prompts"]["negative"]):
+            tokens = [tokenize_sentences([p], tokenizer, settings["max_length"], 1) for p in prompts]
+            ids = torch.as_tensor(np.stack([t["input_ids"] for t in tokens]))
+            mask = torch.as_tensor(np.stack([t["attention_mask"] for t in tokens]))
+            scores.append(float(image_embedding @ network.encode_text(ids, mask).mean(dim=0)))
+    expected = np.exp(scores[0]) / (np.exp(scores[0]) + np.exp(scores[1]))
+    assert scorer(image) == pytest.approx(expected, abs=1e-5)
 
 
 @pytest.mark.slow
@@ -195,7 +228,7 @@ def test_same_commands_on_prepared_official_layouts(tiny, tmp_path):
                                    **{"network_def#feature_size": 8, "epoch_length": 1})
     run([*bundle_command(configs("msfm_seg", "train.json")), *flags(settings)])
     assert json.loads((out / "metrics.json").read_text())["num_samples"] == 1
-    run([*bundle_command(configs("msfm_seg", "train.json", "inference.json"), "inferring"), *flags(settings)])
+    run([*bundle_command(configs("msfm_seg", "inference.json"), "inferring"), *flags(settings)])
     (mask,) = (out / "masks").glob("*.png")
     assert np.asarray(Image.open(mask)).shape == (48, 64)
     zs = tmp_path / "zs"

@@ -5,7 +5,9 @@ import json
 import numpy as np
 import torch
 from ignite.engine import Events
-from monai.engines import SupervisedTrainer
+from ignite.metrics import MeanSquaredError
+from monai.engines import SupervisedEvaluator, SupervisedTrainer
+from monai.handlers import ValidationHandler, from_engine
 
 from msfm.engines import TrainingCurves, write_metrics
 
@@ -46,6 +48,23 @@ def test_training_curves_survive_a_resume_and_reset_on_a_fresh_run(tmp_path):
     TrainingCurves(tmp_path).attach(fresh)
     fresh.run()
     assert sorted(_losses(tmp_path)) == ["1"]
+
+
+def test_training_curves_record_the_validated_epochs_only(tmp_path):
+    trainer = _trainer(4, seed=0)
+    validator = SupervisedEvaluator(
+        device=torch.device("cpu"),
+        val_data_loader=[{"image": torch.randn(4, 3), "label": torch.randn(4, 1)}],
+        network=trainer.network,
+        key_val_metric={"val_mse": MeanSquaredError(output_transform=from_engine(["pred", "label"]))},
+        decollate=False,
+    )
+    ValidationHandler(validator=validator, interval=2, epoch_level=True).attach(trainer)
+    TrainingCurves(tmp_path, validator=validator).attach(trainer)
+    trainer.run()
+    curves = json.loads((tmp_path / "curves.json").read_text())
+    assert sorted(curves["train_loss"]) == ["1", "2", "3", "4"] and sorted(curves["val_mse"]) == ["2", "4"]
+    assert curves["val_mse"]["4"] == validator.state.metrics["val_mse"]
 
 
 def test_write_metrics_turns_nan_and_tensors_into_json(tmp_path):

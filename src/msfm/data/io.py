@@ -11,7 +11,10 @@ from monai.data import ImageReader, PILWriter
 from monai.utils import MetaKeys, ensure_tuple, optional_import
 
 pydicom, _ = optional_import("pydicom")
-pydicom_pixels, _ = optional_import("pydicom.pixels")
+# pydicom 3 moved the LUT functions to pydicom.pixels; 2.4 (which MONAI Label's pydicom-seg needs) has them here
+pydicom_pixels, _has_pixels = optional_import("pydicom.pixels")
+if not _has_pixels:
+    pydicom_pixels, _ = optional_import("pydicom.pixel_data_handlers.util")
 optional_import("pydicom.encaps")
 Image, _ = optional_import("PIL.Image")
 
@@ -28,7 +31,8 @@ def is_dicom(path: str | os.PathLike) -> bool:
 def make_dicom(pixels: np.ndarray, jpeg: bool = False, photometric: str = "MONOCHROME2"):
     """A minimal single-frame secondary-capture DICOM dataset of ``pixels`` (``[rows, columns]``, uint8 or uint16),
     for demos, benchmarks and tests. With ``jpeg``, 8-bit pixels are stored JPEG Baseline compressed
-    (transfer syntax 1.2.840.10008.1.2.4.50), like the public RSNA and SIIM files. No patient data is set.
+    (transfer syntax 1.2.840.10008.1.2.4.50), like the public RSNA and SIIM files. New study and series UIDs; the
+    Type 2 Patient and Study attributes are present and empty (no patient data is set).
 
     Returns:
         a ``pydicom.Dataset``; write it with ``save_as(path, enforce_file_format=True)``.
@@ -42,6 +46,11 @@ def make_dicom(pixels: np.ndarray, jpeg: bool = False, photometric: str = "MONOC
     ds = pydicom.Dataset()
     ds.file_meta = meta
     ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = pydicom.uid.generate_uid(), pydicom.uid.generate_uid()
+    ds.SeriesNumber, ds.InstanceNumber = 1, 1
+    type2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime")
+    for keyword in (*type2, "ReferringPhysicianName", "StudyID", "AccessionNumber"):
+        setattr(ds, keyword, "")  # Type 2 Patient/Study attributes: present, empty
     ds.Modality, ds.Rows, ds.Columns = "CR", *pixels.shape
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
     bits = pixels.dtype.itemsize * 8

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from ignite.engine import Engine, Events
-from monai.engines import Trainer
 
 from msfm.engines.plots import plot_overlays, plot_roc_curves, plot_training_curves
 from msfm.metrics import per_class_auc, per_image_dice
@@ -49,27 +48,27 @@ def _batch(output, key: str) -> torch.Tensor:
 class TrainingCurves:
     """Per-epoch training loss and validation metrics, kept in ``curves.json`` and drawn in ``curves.png``.
 
-    Attach the same instance to the trainer (it averages the iteration losses) and to the validator (it records
-    the validation metrics at the trainer's epoch). A resumed run keeps the points of the epochs it resumes
-    after; a fresh run in the same folder starts a new history.
+    Attach it to the trainer after its ``ValidationHandler`` (bundle handler lists run in order): at each epoch's
+    end it averages the iteration losses and, when ``validator`` has just run for that epoch, records its scalar
+    metrics. A resumed run keeps the points of the epochs it resumes after; a fresh run in the same folder starts
+    a new history.
 
     Args:
         output_dir: folder of ``curves.json`` and ``curves.png``.
+        validator: the validation engine whose metrics are recorded, or None for the loss only.
     """
 
-    def __init__(self, output_dir: str | os.PathLike) -> None:
+    def __init__(self, output_dir: str | os.PathLike, validator: Engine | None = None) -> None:
         self.output_dir = Path(output_dir)
+        self.validator = validator
         self.history: dict[str, dict[int, float]] = defaultdict(dict)
         self._losses: list[float] = []
 
     def attach(self, engine: Engine) -> None:
-        if isinstance(engine, Trainer):
-            engine.add_event_handler(Events.STARTED, self._restore)
-            engine.add_event_handler(Events.EPOCH_STARTED, lambda _: self._losses.clear())
-            engine.add_event_handler(Events.ITERATION_COMPLETED, self._record_loss)
-            engine.add_event_handler(Events.EPOCH_COMPLETED, self._epoch_loss)
-        else:
-            engine.add_event_handler(Events.EPOCH_COMPLETED, self._validation)
+        engine.add_event_handler(Events.STARTED, self._restore)
+        engine.add_event_handler(Events.EPOCH_STARTED, lambda _: self._losses.clear())
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self._record_loss)
+        engine.add_event_handler(Events.EPOCH_COMPLETED, self._epoch_completed)
 
     def _restore(self, engine: Engine) -> None:
         saved = self.output_dir / "curves.json"
@@ -82,15 +81,15 @@ class TrainingCurves:
     def _record_loss(self, engine: Engine) -> None:
         self._losses.append(float(_batch(engine.state.output, "loss").float().mean()))
 
-    def _epoch_loss(self, engine: Engine) -> None:
+    def _epoch_completed(self, engine: Engine) -> None:
+        epoch = engine.state.epoch
         if self._losses:
-            self.history["train_loss"][engine.state.epoch] = float(np.mean(self._losses))
-        self._save()
-
-    def _validation(self, engine: Engine) -> None:
-        for name, value in engine.state.metrics.items():
-            if isinstance(value, (int, float)) or (isinstance(value, torch.Tensor) and value.numel() == 1):
-                self.history[f"val_{name}" if not name.startswith("val") else name][engine.state.epoch] = float(value)
+            self.history["train_loss"][epoch] = float(np.mean(self._losses))
+        validator = self.validator
+        if validator is not None and validator.state.epoch == epoch:  # validated this epoch (val_interval)
+            for name, value in validator.state.metrics.items():
+                if isinstance(value, (int, float)) or (isinstance(value, torch.Tensor) and value.numel() == 1):
+                    self.history[name if name.startswith("val") else f"val_{name}"][epoch] = float(value)
         self._save()
 
     def _save(self) -> None:

@@ -1,0 +1,157 @@
+"""DICOM SEG and SR from a JPEG-Baseline chest radiograph: read back, referenced to the source, free of PHI beyond
+the Patient and Study modules; and scripts/infer_dicom.py end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import highdicom as hd
+import numpy as np
+import pydicom
+import pytest
+
+from msfm.deploy import BundlePredictor, finding_concept, read_source, write_findings_report, write_segmentation
+from tests.conftest import REPO_ROOT
+from tests.deploy.fixtures import (
+    CLASS_NAMES,
+    MODULE_PHI,
+    OTHER_PHI,
+    PRIVATE_PHI,
+    export_tiny_model,
+    write_chest_radiograph,
+)
+
+PLANTED = [*MODULE_PHI.values(), *OTHER_PHI.values(), PRIVATE_PHI]
+
+
+def string_elements(dataset):
+    """(keyword, text) of every element, sequences included."""
+    for element in dataset.iterall():
+        if element.VR not in ("SQ", "OB", "OW", "UN") and element.value is not None:
+            yield element.keyword, str(element.value)
+
+
+def assert_no_phi_beyond_modules(path):
+    """Planted identifiers appear only in their own Patient/Study module element, and nowhere else in the file."""
+    dataset = pydicom.dcmread(path)
+    for keyword, text in string_elements(dataset):
+        for key, value in MODULE_PHI.items():
+            if value in text:
+                assert keyword == key, f"{path.name}: {value!r} found in {keyword}"
+    raw = path.read_bytes()
+    for value in [*OTHER_PHI.values(), PRIVATE_PHI]:
+        assert value.encode() not in raw, f"{path.name}: {value!r} copied"
+    assert not any(value in path.name for value in PLANTED)
+
+
+def assert_references_source(dataset, source):
+    """The output sits in the source's study and references the source instance."""
+    if dataset.Modality == "SEG":
+        series = dataset.ReferencedSeriesSequence[0]
+        instance = series.ReferencedInstanceSequence[0]
+    else:
+        series = dataset.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0]
+        instance = series.ReferencedSOPSequence[0]
+    assert (series.SeriesInstanceUID, instance.ReferencedSOPInstanceUID) == (
+        source.SeriesInstanceUID,
+        source.SOPInstanceUID,
+    )
+    assert dataset.StudyInstanceUID == source.StudyInstanceUID and dataset.PatientID == source.PatientID
+
+
+@pytest.fixture
+def source_path(tmp_path):
+    return write_chest_radiograph(tmp_path / "in" / "cr.dcm")
+
+
+def test_source_is_jpeg_baseline_cr(source_path):
+    source = pydicom.dcmread(source_path)
+    assert source.file_meta.TransferSyntaxUID == pydicom.uid.JPEGBaseline8Bit
+    assert source.SOPClassUID == pydicom.uid.ComputedRadiographyImageStorage and source.pixel_array.shape == (120, 96)
+
+
+def test_segmentation_round_trip(source_path, tmp_path):
+    source = read_source(source_path)
+    mask = np.zeros((120, 96), np.uint8)
+    mask[10:40, 5:50] = 1
+    write_segmentation(source, mask, tmp_path / "seg.dcm", "msfm_seg", "0.1.0")
+    seg = hd.seg.segread(tmp_path / "seg.dcm")
+    np.testing.assert_array_equal(pydicom.dcmread(tmp_path / "seg.dcm").pixel_array, mask)
+    segment = seg.SegmentSequence[0]
+    assert (
+        segment.SegmentedPropertyTypeCodeSequence[0].CodeValue,
+        segment.SegmentedPropertyTypeCodeSequence[0].CodingSchemeDesignator,
+    ) == ("36118008", "SCT")
+    assert segment.SegmentAlgorithmType == "AUTOMATIC"
+    assert (segment.SegmentAlgorithmName, seg.SoftwareVersions) == ("msfm_seg", "0.1.0")
+    assert seg.SourceImageSequence[0].ReferencedSOPInstanceUID == source.SOPInstanceUID
+    assert_references_source(seg, source)
+    assert_no_phi_beyond_modules(tmp_path / "seg.dcm")
+    write_segmentation(source, np.zeros_like(mask), tmp_path / "empty.dcm", "msfm_seg", "0.1.0")
+    assert not pydicom.dcmread(tmp_path / "empty.dcm").pixel_array.any()
+    with pytest.raises(ValueError, match="differs"):
+        write_segmentation(source, mask[:-1], tmp_path / "bad.dcm", "msfm_seg", "0.1.0")
+
+
+def test_findings_report_round_trip(source_path, tmp_path):
+    source = read_source(source_path)
+    probabilities = {"pneumonia": 0.75, "effusion": 0.125, "custom finding": 0.5}
+    write_findings_report(source, probabilities, tmp_path / "sr.dcm", "msfm_cls", "0.1.0")
+    sr = hd.sr.srread(tmp_path / "sr.dcm")
+    groups = sr.content.get_image_measurement_groups()
+    read = {g.finding_type.meaning: g.get_measurements()[0].value for g in groups}
+    assert read == {finding_concept(k).meaning: v for k, v in probabilities.items()}
+    assert groups[0].finding_type.value == "233604007"
+    assert all(g.source_images[0].referenced_sop_instance_uid == source.SOPInstanceUID for g in groups)
+    assert_references_source(sr, source)
+    assert_no_phi_beyond_modules(tmp_path / "sr.dcm")
+    with pytest.raises(ValueError, match="outside"):
+        write_findings_report(source, {"pneumonia": 1.5}, tmp_path / "bad.dcm", "msfm_cls", "0.1.0")
+
+
+def test_not_a_dicom_is_named(tmp_path):
+    (tmp_path / "notes.dcm").write_text("not dicom")
+    with pytest.raises(ValueError, match="notes.dcm"):
+        read_source(tmp_path / "notes.dcm")
+
+
+@pytest.mark.slow
+def test_infer_dicom_writes_seg_and_sr_without_phi(source_path, tmp_path):
+    seg = export_tiny_model("msfm_seg", tmp_path / "seg", **{"network_def#feature_size": 8, "threshold": 0.45})
+    cls = export_tiny_model("msfm_cls", tmp_path / "cls", class_names=CLASS_NAMES)
+    (source_path.parent / "broken.dcm").write_bytes(b"\0" * 128 + b"DICM" + b"garbage")
+    out = tmp_path / "out"
+    command = [
+        sys.executable,
+        str(REPO_ROOT / "scripts" / "infer_dicom.py"),
+        str(source_path.parent),
+        "--out",
+        str(out),
+        "--seg",
+        str(seg["ts"]),
+        "--cls",
+        str(cls["ts"]),
+        "--class-names",
+        ",".join(CLASS_NAMES),
+        "--configs-in-model",
+        "inference.json,tiny.json",
+    ]
+    failed = subprocess.run(command, check=False, capture_output=True, text=True, cwd=REPO_ROOT)
+    assert failed.returncode == 1 and "broken.dcm" in failed.stderr
+    result = subprocess.run([*command, "--skip-invalid"], check=False, capture_output=True, text=True, cwd=REPO_ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not any(value in result.stdout + result.stderr for value in PLANTED)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["skipped"] == 1 and len(manifest["written"]) == 1
+    source = pydicom.dcmread(source_path)
+    seg_path, sr_path = out / manifest["written"][0]["seg"], out / manifest["written"][0]["sr"]
+    expected = BundlePredictor.from_torchscript(seg["ts"], ("inference.json", "tiny.json"))(source_path)["pred"][0]
+    np.testing.assert_array_equal(pydicom.dcmread(seg_path).pixel_array, np.asarray(expected).astype(np.uint8))
+    scores = BundlePredictor.from_torchscript(cls["ts"], ("inference.json", "tiny.json"))(source_path)["pred"]
+    groups = hd.sr.srread(sr_path).content.get_image_measurement_groups()
+    assert [g.get_measurements()[0].value for g in groups] == pytest.approx(np.asarray(scores).tolist(), abs=1e-6)
+    for path in (seg_path, sr_path):
+        assert_references_source(pydicom.dcmread(path), source)
+        assert_no_phi_beyond_modules(path)
