@@ -155,7 +155,10 @@ class DicomInference:
                     write_findings_report(source, probabilities, output_dir / outputs["sr"], algorithm, version)
             except Exception as error:
                 if not skip_invalid:
-                    raise ValueError(f"{path}: {error}") from error
+                    # ValueErrors here describe the file's structure (read_source, the writers), not header values;
+                    # for anything else only the type is shown, as its message could quote the header
+                    reason = str(error) if isinstance(error, ValueError) else type(error).__name__
+                    raise ValueError(f"{path}: {reason}") from error
                 skipped += 1
                 logger.warning("skipped input %d of %d (%s)", index + 1, len(files), type(error).__name__)
                 continue
