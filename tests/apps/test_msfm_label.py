@@ -16,7 +16,6 @@ import httpx
 import numpy as np
 import pytest
 import torch
-from monai.bundle import ConfigParser
 from PIL import Image
 
 from msfm.data import synthesize_case
@@ -24,7 +23,7 @@ from msfm.deploy import BundlePredictor
 from tests.bundles.helpers import bundle_command, run
 from tests.conftest import REPO_ROOT
 from tests.deploy.fixtures import TINY as DEPLOY_TINY
-from tests.deploy.fixtures import write_chest_radiograph
+from tests.deploy.fixtures import save_seeded_weights, write_chest_radiograph
 
 LABEL_ENV = REPO_ROOT / ".venv-label" / "bin"
 TINY = {**DEPLOY_TINY, "num_workers": 0, "batch_size": 2, "epoch_length": 2}
@@ -43,11 +42,8 @@ def tiny_bundle(root: Path, name: str, **extra) -> Path:
     bundle = root / name
     shutil.copytree(REPO_ROOT / "bundles" / name / "configs", bundle / "configs")
     (bundle / "configs" / "tiny.json").write_text(json.dumps({**TINY, **extra}, indent=4) + "\n")
-    parser = ConfigParser()
-    parser.read_config([str(bundle / "configs" / n) for n in ("inference.json", "tiny.json")])
-    torch.manual_seed(1)
-    (bundle / "models").mkdir()
-    torch.save(parser.get_parsed_content("network_def").state_dict(), bundle / "models" / "model.pt")
+    configs = [str(bundle / "configs" / n) for n in ("inference.json", "tiny.json")]
+    save_seeded_weights(configs, bundle / "models" / "model.pt", seed=1)
     return bundle
 
 

@@ -124,6 +124,14 @@ def test_deployable_inference_config(bundle):
     assert targets and all(locator.get_component_module_name(t) or pydoc.locate(t) for t in targets), targets
     for name in set(re.findall(r"msfm(?:\.\w+)+", text)):
         assert pydoc.locate(name) is not None, f"{path}: {name} not importable"
+    # inference.json repeats the network of train.json (it must stand alone): the two must not drift apart
+    train = json.loads((path.parent / "train.json").read_text())
+    for key in ("image_size", "intensity_mean", "intensity_std"):
+        assert config[key] == train[key], key
+    # linear_probe only matters for training; inference keeps it off
+    assert {k: v for k, v in config["network_def"].items() if k != "linear_probe"} == {
+        k: v for k, v in train["network_def"].items() if k != "linear_probe"
+    }
 
 
 def _items(config):

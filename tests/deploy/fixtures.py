@@ -64,6 +64,16 @@ def write_chest_radiograph(path: Path, rows: int = 120, columns: int = 96) -> Pa
     return path
 
 
+def save_seeded_weights(configs: list[str], checkpoint: Path, seed: int = 0) -> Path:
+    """Save the seeded random initial weights of ``network_def`` from ``configs`` (merged in order)."""
+    parser = ConfigParser()
+    parser.read_config(configs)
+    torch.manual_seed(seed)
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(parser.get_parsed_content("network_def").state_dict(), checkpoint)
+    return checkpoint
+
+
 def export_tiny_model(bundle: str, out: Path, **extra) -> dict[str, Path]:
     """A randomly initialised tiny network of ``bundle``'s ``inference.json``: its checkpoint, an override config
     with the tiny sizes, and the TorchScript export carrying ``inference.json`` and that override."""
@@ -71,11 +81,7 @@ def export_tiny_model(bundle: str, out: Path, **extra) -> dict[str, Path]:
     overrides = out / "tiny.json"
     overrides.write_text(json.dumps({**TINY, **extra}, indent=4) + "\n")
     configs = [str(REPO_ROOT / "bundles" / bundle / "configs" / "inference.json"), str(overrides)]
-    parser = ConfigParser()
-    parser.read_config(configs)
-    torch.manual_seed(0)
-    checkpoint = out / "model.pt"
-    torch.save(parser.get_parsed_content("network_def").state_dict(), checkpoint)
+    checkpoint = save_seeded_weights(configs, out / "model.pt")
     ts = out / "model.ts"
     metadata = REPO_ROOT / "bundles" / bundle / "configs" / "metadata.json"
     ckpt_export(

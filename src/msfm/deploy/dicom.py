@@ -98,10 +98,6 @@ def _referenceable(source):
     return source
 
 
-def _algorithm(name: str, version: str):
-    return hd.AlgorithmIdentificationSequence(name=name, family=codes.DCM.ArtificialIntelligence, version=version)
-
-
 def write_segmentation(
     source,
     mask: np.ndarray,
@@ -134,13 +130,16 @@ def write_segmentation(
     mask = np.asarray(mask)
     if mask.shape != (source.Rows, source.Columns):
         raise ValueError(f"mask shape {mask.shape} differs from the source's ({source.Rows}, {source.Columns})")
+    concept = finding_concept(finding)
     description = hd.seg.SegmentDescription(
         segment_number=1,
-        segment_label=finding_concept(finding).meaning,
+        segment_label=concept.meaning,
         segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
-        segmented_property_type=finding_concept(finding),
+        segmented_property_type=concept,
         algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-        algorithm_identification=_algorithm(algorithm_name, algorithm_version),
+        algorithm_identification=hd.AlgorithmIdentificationSequence(
+            name=algorithm_name, family=codes.DCM.ArtificialIntelligence, version=algorithm_version
+        ),
     )
     segmentation = hd.seg.Segmentation(
         source_images=[_referenceable(source)],

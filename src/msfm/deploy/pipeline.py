@@ -116,7 +116,7 @@ class DicomInference:
                 raise ValueError(f"{len(scores)} classification outputs for {len(self.class_names)} class names")
             probabilities.update(zip(self.class_names, scores))
         if self.zero_shot is not None:
-            probabilities[f"{self.zero_shot.finding}"] = self.zero_shot(path)
+            probabilities[self.zero_shot.finding] = self.zero_shot(path)
         return probabilities
 
     def __call__(self, inputs: str | os.PathLike, output_dir: str | os.PathLike, skip_invalid: bool = False) -> dict:
@@ -165,9 +165,6 @@ class DicomInference:
             written.append(outputs)
         manifest = {"written": written, "skipped": skipped}
         (output_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        logger.info("wrote %d SEG, %d SR to %s; skipped %d", *self._counts(written), output_dir, skipped)
+        segs, reports = sum("seg" in w for w in written), sum("sr" in w for w in written)
+        logger.info("wrote %d SEG, %d SR to %s; skipped %d", segs, reports, output_dir, skipped)
         return manifest
-
-    @staticmethod
-    def _counts(written: list[dict]) -> tuple[int, int]:
-        return sum("seg" in w for w in written), sum("sr" in w for w in written)
