@@ -128,6 +128,28 @@ def test_linear_probe_keeps_the_pretrained_encoder(tiny, tmp_path):
 
 
 @pytest.mark.slow
+def test_frozen_feature_probe_scores_pretrained_and_random_encoders(tiny, tmp_path):
+    """The probe scores the checkpoint's encoder: the fixture's untrained encoder equals the seeded random one,
+    an encoder of other weights scores differently."""
+    torch.manual_seed(1)
+    other = MSFMImageEncoder(img_size=32, decoder_num_layers=0, **ENCODER)
+    torch.save({"model": {f"image_encoder.{k}": v for k, v in other.state_dict().items()}}, tmp_path / "other.pt")
+    files = configs("msfm_cls", "train.json", "probe.json")
+    results = {}
+    for name, checkpoint in (("fixture", tiny / "pretrained.pt"), ("random", "$None"), ("other", tmp_path / "other.pt")):
+        out = tmp_path / name
+        run([*bundle_command(files, "probing"), *flags(downstream_settings(tiny, out, pretrained_checkpoint=checkpoint))])
+        results[name] = json.loads((out / "probe_metrics.json").read_text())
+        assert not (out / "models").exists()  # nothing is trained or saved
+    for result in results.values():
+        assert set(result["probe_per_class_auc"]) == {"opacity", "nodule", "effusion", "pneumothorax", "cardiomegaly"}
+        assert result["num_train"] == 40 and result["num_test"] == 40 and 0 <= result["probe_mean_auc"] <= 1
+    assert results["other"]["pretrained_checkpoint"].endswith("other.pt")
+    assert results["fixture"]["probe_per_class_auc"] == results["random"]["probe_per_class_auc"]
+    assert results["other"]["probe_per_class_auc"] != results["random"]["probe_per_class_auc"]
+
+
+@pytest.mark.slow
 def test_segmentation_trains_infers_masks_and_exports(tiny, tmp_path):
     out = tmp_path / "seg"
     settings = downstream_settings(tiny, out, **{"network_def#feature_size": 8})

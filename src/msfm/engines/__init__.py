@@ -1,10 +1,11 @@
 """Workflow pieces: resumable checkpoints, loss-term logging, retrieval validation, embedding export, run
-reports (metrics.json and figures) and the zero-shot task suite."""
+reports (metrics.json and figures), the zero-shot task suite and the frozen-feature probe."""
 
 from __future__ import annotations
 
 from msfm.engines.checkpoint import ResumableCheckpoint, latest_checkpoints
 from msfm.engines.embedding_writer import EmbeddingWriter
+from msfm.engines.probe import FrozenFeatureProbe, pooled_features
 from msfm.engines.reports import (
     ClassificationReport,
     MetricsReport,
@@ -29,6 +30,7 @@ from msfm.engines.zero_shot import (
 __all__ = [
     "ClassificationReport",
     "EmbeddingWriter",
+    "FrozenFeatureProbe",
     "ImageTextRetrieval",
     "MetricsReport",
     "PhraseGrounding",
@@ -41,6 +43,7 @@ __all__ = [
     "latest_checkpoints",
     "load_msfm_checkpoint",
     "loss_term_metrics",
+    "pooled_features",
     "retrieval_metric_handlers",
     "unique_parameters",
     "write_metrics",
