@@ -167,6 +167,30 @@ def test_segmentation_trains_infers_masks_and_exports(tiny, tmp_path):
     export_and_compare("msfm_seg", configs("msfm_seg", "inference.json"), out, settings)
 
 
+@pytest.mark.parametrize("config", ["train.json", "inference.json"])
+def test_segmentation_postprocessing_drops_specks_below_the_minimum_component(config):
+    """Scored and written masks: sigmoid, threshold, then connected components under ``min_component_size``
+    pixels removed (single false-positive pixels on an empty image would otherwise score Dice 0)."""
+    from monai.bundle import ConfigParser
+    from monai.transforms import Compose
+
+    configs_dir = REPO_ROOT / "bundles" / "msfm_seg" / "configs"
+    parser = ConfigParser()
+    parser.read_config(str(configs_dir / config))
+    train_default = json.loads((configs_dir / "train.json").read_text())["min_component_size"]
+    assert parser["min_component_size"] == train_default  # what is scored is what inference writes
+    parser["min_component_size"] = 20
+    steps = [parser.get_parsed_content(f"postprocessing#transforms#{i}") for i in range(3)]
+    assert [type(step).__name__ for step in steps] == ["Activationsd", "AsDiscreted", "RemoveSmallObjectsd"]
+    logits = torch.full((1, 32, 32), -6.0)
+    logits[0, 4:14, 4:14] = 6.0  # a 100-pixel finding
+    logits[0, 25:27, 25:27] = 6.0  # a 4-pixel speck
+    mask = Compose(steps)({"pred": logits})["pred"]
+    expected = torch.zeros(1, 32, 32)
+    expected[0, 4:14, 4:14] = 1.0
+    assert torch.equal(torch.as_tensor(mask).float(), expected)
+
+
 def zero_shot_settings(tiny: Path, out: Path, **extra) -> dict:
     return {
         "dataset_dir": tiny / "data",
