@@ -10,6 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from monai.bundle import ConfigParser
+from monai.optimizers import WarmupCosineSchedule
+from monai.transforms import Compose
 from PIL import Image
 
 from msfm.data import load_or_train_tokenizer, make_demo_tasks, read_radiograph
@@ -167,13 +170,29 @@ def test_segmentation_trains_infers_masks_and_exports(tiny, tmp_path):
     export_and_compare("msfm_seg", configs("msfm_seg", "inference.json"), out, settings)
 
 
+@pytest.mark.parametrize("scale", [0.1, 1.0])
+def test_segmentation_fine_tunes_the_vit_at_encoder_lr_scale(scale):
+    parser = ConfigParser()
+    parser.read_config(str(REPO_ROOT / "bundles" / "msfm_seg" / "configs" / "train.json"))
+    parser.update({"device": "cpu", "learning_rate": 1e-3, "encoder_lr_scale": scale, "image_size": 32})
+    parser.update({f"network_def#{k}": v for k, v in ENCODER.items()} | {"network_def#feature_size": 4})
+    network, optimizer = parser.get_parsed_content("network"), parser.get_parsed_content("optimizer")
+    vit_ids = {id(p) for p in network.vit.parameters()}
+    encoder_group, decoder_group = optimizer.param_groups
+    assert (encoder_group["lr"], decoder_group["lr"]) == pytest.approx((1e-3 * scale, 1e-3))
+    assert {id(p) for p in encoder_group["params"]} == vit_ids
+    # every parameter lands in exactly one group
+    assert sorted(id(p) for g in optimizer.param_groups for p in g["params"]) == sorted(map(id, network.parameters()))
+    scheduler = WarmupCosineSchedule(optimizer, warmup_steps=0, t_total=10)
+    optimizer.step()
+    scheduler.step()  # the schedule scales each group's own rate
+    assert encoder_group["lr"] / decoder_group["lr"] == pytest.approx(scale)
+
+
 @pytest.mark.parametrize("config", ["train.json", "inference.json"])
 def test_segmentation_postprocessing_drops_specks_below_the_minimum_component(config):
     """Scored and written masks: sigmoid, threshold, then connected components under ``min_component_size``
     pixels removed (single false-positive pixels on an empty image would otherwise score Dice 0)."""
-    from monai.bundle import ConfigParser
-    from monai.transforms import Compose
-
     configs_dir = REPO_ROOT / "bundles" / "msfm_seg" / "configs"
     parser = ConfigParser()
     parser.read_config(str(configs_dir / config))

@@ -17,7 +17,6 @@ from msfm.engines.utils import (
     embeddings_from_output,
     loss_term_metrics,
     retrieval_metric_handlers,
-    scaled_lr_parameter_groups,
     unique_parameters,
 )
 from msfm.engines.zero_shot import (
@@ -46,7 +45,6 @@ __all__ = [
     "loss_term_metrics",
     "pooled_features",
     "retrieval_metric_handlers",
-    "scaled_lr_parameter_groups",
     "unique_parameters",
     "write_metrics",
 ]

@@ -17,7 +17,6 @@ __all__ = [
     "embeddings_from_output",
     "loss_term_metrics",
     "retrieval_metric_handlers",
-    "scaled_lr_parameter_groups",
     "unique_parameters",
 ]
 
@@ -30,39 +29,6 @@ def unique_parameters(*modules: nn.Module) -> list[nn.Parameter]:
             if param.requires_grad:
                 seen.setdefault(id(param), param)
     return list(seen.values())
-
-
-def scaled_lr_parameter_groups(
-    network: nn.Module, learning_rate: float, lr_scales: Mapping[str, float]
-) -> list[dict[str, object]]:
-    """Optimizer parameter groups where the trainable parameters of named submodules train at a scaled rate
-    (e.g. ``{"vit": 0.1}``: a pretrained encoder fine-tuned ten times slower than its new decoder).
-
-    Args:
-        network: the model.
-        learning_rate: the base rate, for every parameter outside the named submodules.
-        lr_scales: ``{submodule name: factor}``; names as in ``network.get_submodule``.
-
-    Returns:
-        one group per named submodule (``lr = learning_rate · factor``), then one for the rest; empty groups
-        are dropped.
-
-    Raises:
-        ValueError: when a named submodule does not exist or the named submodules overlap.
-    """
-    groups, claimed = [], set()
-    for name, scale in lr_scales.items():
-        try:
-            submodule = network.get_submodule(name)
-        except AttributeError as error:
-            raise ValueError(f"lr_scales names {name!r}, which {type(network).__name__} does not have.") from error
-        params = unique_parameters(submodule)
-        if claimed & {id(p) for p in params}:
-            raise ValueError(f"lr_scales names overlapping submodules ({list(lr_scales)}).")
-        claimed.update(id(p) for p in params)
-        groups.append({"params": params, "lr": learning_rate * scale})
-    groups.append({"params": [p for p in unique_parameters(network) if id(p) not in claimed], "lr": learning_rate})
-    return [group for group in groups if group["params"]]
 
 
 def embeddings_from_output(output: Mapping) -> tuple[torch.Tensor, torch.Tensor]:
