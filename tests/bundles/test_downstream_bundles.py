@@ -210,6 +210,23 @@ def test_segmentation_postprocessing_drops_specks_below_the_minimum_component(co
     assert torch.equal(torch.as_tensor(mask).float(), expected)
 
 
+
+def test_segmentation_training_flips_image_and_mask_left_right_together():
+    """A pneumothorax may be on either side: the augmentation mirrors the columns of image and mask alike."""
+    parser = ConfigParser()
+    parser.read_config(str(REPO_ROOT / "bundles" / "msfm_seg" / "configs" / "train.json"))
+    flips = [i for i, step in enumerate(parser["train"]["augmentation"]) if step["_target_"] == "RandFlipd"]
+    assert len(flips) == 1
+    parser[f"train#augmentation#{flips[0]}#prob"] = 1.0
+    flip = parser.get_parsed_content(f"train#augmentation#{flips[0]}")
+    image = torch.arange(4 * 6, dtype=torch.float32).reshape(1, 4, 6)  # rows x columns
+    label = torch.zeros(1, 4, 6)
+    label[0, :2, :2] = 1.0  # the image's upper left
+    flipped = flip({"image": image, "label": label})
+    assert torch.equal(torch.as_tensor(flipped["image"]), image.flip(-1))
+    assert torch.equal(torch.as_tensor(flipped["label"]), label.flip(-1))
+
+
 def zero_shot_settings(tiny: Path, out: Path, **extra) -> dict:
     return {
         "dataset_dir": tiny / "data",

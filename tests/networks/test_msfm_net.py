@@ -54,3 +54,15 @@ def test_similarity_map_is_the_phrase_patch_cosine(net):
     expected = torch.einsum("brd,bd->br", regions, phrase).reshape(2, 2, 3)
     assert torch.allclose(maps, expected, atol=1e-5)
     assert maps.abs().max() <= 1 + 1e-6
+
+
+@pytest.mark.parametrize("center_regions", [True, False])
+def test_region_embeddings_are_centred_on_their_image_mean(center_regions):
+    net = tiny_msfm_net(img_size=(32, 48), embed_dim=8, center_regions=center_regions).eval()
+    images = torch.randn(2, 1, 32, 48)
+    with torch.no_grad():
+        regions = net(images, *text_batch(2))["region_emb"]
+        projected = net.region_proj(net.image_encoder(images))
+    expected = projected - projected.mean(dim=1, keepdim=True) if center_regions else projected
+    assert torch.allclose(regions, expected, atol=1e-6)
+    assert torch.allclose(regions.mean(dim=1), torch.zeros(2, 8), atol=1e-6) == center_regions

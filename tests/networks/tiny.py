@@ -7,7 +7,9 @@ from msfm.networks import MSFMImageEncoder, MSFMNet, MSFMTextEncoder
 VOCAB_SIZE = 40
 
 
-def tiny_msfm_net(img_size=32, embed_dim: int = 16, with_reconstruction: bool = True) -> MSFMNet:
+def tiny_msfm_net(
+    img_size=32, embed_dim: int = 16, with_reconstruction: bool = True, center_regions: bool = True
+) -> MSFMNet:
     image = MSFMImageEncoder(
         img_size=img_size,
         patch_size=16,
@@ -31,4 +33,11 @@ def tiny_msfm_net(img_size=32, embed_dim: int = 16, with_reconstruction: bool = 
         mask_token_id=4,
         dropout=0.0,
     )
-    return MSFMNet(image, text, embed_dim=embed_dim, itm_hidden_dim=embed_dim, with_reconstruction=with_reconstruction)
+    return MSFMNet(
+        image,
+        text,
+        embed_dim=embed_dim,
+        itm_hidden_dim=embed_dim,
+        with_reconstruction=with_reconstruction,
+        center_regions=center_regions,
+    )

@@ -87,7 +87,9 @@ class LocalAlignmentLoss(nn.Module):
 
     over all image-report pairs of the (gathered) batch. This implements the equation as written, with the
     ``1/γ2`` factor and no extra softmax (a GLoRIA-style reference drops ``1/γ2`` and adds a softmax).
-    Padded sentences (``sentence_mask`` False) contribute nothing.
+    Padded sentences (``sentence_mask`` False) contribute nothing. :class:`msfm.networks.MSFMNet` passes region
+    embeddings centred on their image mean by default (``center_regions``), so that the image-wide content shared
+    by all ViT tokens cannot match a sentence by itself.
 
     Args:
         gamma1: attention sharpness γ1.

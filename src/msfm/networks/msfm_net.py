@@ -20,6 +20,13 @@ class MSFMNet(nn.Module):
     :class:`ProjectionHead`; region and sentence features go through separate local projections into the same
     width; :attr:`itm_head` scores image-report pairs.
 
+    With ``center_regions`` the projected region features of each image are centred on their mean over the
+    image before the local loss and the grounding map use them. ViT tokens all carry much image-wide content;
+    without centring the local loss can match sentences through that shared part, its attention stays almost
+    uniform and the phrase maps do not localise. Centring leaves only what sets a region apart from the rest of
+    its image, so matching a sentence needs the region that shows it. This is a choice beyond the paper's
+    equation (which uses the region features as they are); ``center_regions=False`` restores it.
+
     Args:
         image_encoder: the ViT image encoder.
         text_encoder: the BERT report encoder.
@@ -29,6 +36,7 @@ class MSFMNet(nn.Module):
         mlm_probability: MLM share of masked tokens.
         with_reconstruction: compute the MAE and MLM outputs in training mode (needed by the modality term;
             switch off when it is off to save the two extra passes).
+        center_regions: centre each image's region embeddings on their mean (see above).
     """
 
     def __init__(
@@ -40,6 +48,7 @@ class MSFMNet(nn.Module):
         mask_ratio: float = 0.75,
         mlm_probability: float = 0.15,
         with_reconstruction: bool = True,
+        center_regions: bool = True,
     ) -> None:
         super().__init__()
         self.image_encoder = image_encoder
@@ -53,6 +62,7 @@ class MSFMNet(nn.Module):
         self.mask_ratio = mask_ratio
         self.mlm_probability = mlm_probability
         self.with_reconstruction = with_reconstruction
+        self.center_regions = center_regions
 
     def forward(
         self,
@@ -78,7 +88,7 @@ class MSFMNet(nn.Module):
         outputs = {
             "image_emb": self.image_proj(regions.mean(dim=1)),
             "text_emb": self.text_proj(text["report"]),
-            "region_emb": self.region_proj(regions),
+            "region_emb": self.region_embeddings(regions),
             "sentence_emb": self.sentence_proj(text["sentences"]),
             "sentence_mask": text["sentence_mask"],
             "input_ids": input_ids,
@@ -90,6 +100,11 @@ class MSFMNet(nn.Module):
                 input_ids, attention_mask, sentence_index, self.mlm_probability
             )
         return outputs
+
+    def region_embeddings(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Image-encoder tokens ``[B, R, W]`` → region embeddings ``[B, R, D]`` of the local space."""
+        regions = self.region_proj(tokens)
+        return regions - regions.mean(dim=1, keepdim=True) if self.center_regions else regions
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         """``[B, C, H, W]`` → unit-norm global image embeddings ``[B, D]``."""
@@ -118,7 +133,7 @@ class MSFMNet(nn.Module):
         Returns:
             ``[B, h, w]`` on the patch grid.
         """
-        regions = F.normalize(self.region_proj(self.image_encoder(images)), dim=-1)
+        regions = F.normalize(self.region_embeddings(self.image_encoder(images)), dim=-1)
         text = self.text_encoder(input_ids, attention_mask, sentence_index)
         phrase = F.normalize(self.sentence_proj(text["sentences"][:, 0]), dim=-1)
         similarity = torch.einsum("brd,bd->br", regions, phrase)
