@@ -210,7 +210,6 @@ def test_segmentation_postprocessing_drops_specks_below_the_minimum_component(co
     assert torch.equal(torch.as_tensor(mask).float(), expected)
 
 
-
 def test_segmentation_training_flips_image_and_mask_left_right_together():
     """A pneumothorax may be on either side: the augmentation mirrors the columns of image and mask alike."""
     parser = ConfigParser()
