@@ -5,13 +5,14 @@ Every number comes from running the bundles themselves (``python -m monai.bundle
 
 - Table 1: fine-tuned classification, mean AUC at each label fraction (``bundles/msfm_cls``);
 - Table 2: segmentation, per-image Dice at each label fraction (``bundles/msfm_seg``);
+  with ``--seeds 0,1,2`` each cell of Tables 1-2 is the mean ± sample standard deviation over fine-tuning seeds;
 - Table 3: zero-shot classification AUC; Table 4: phrase grounding mIoU / CNR and retrieval Recall@K
   (``bundles/msfm_zeroshot``);
 - Table 5: ablation by objective: pretraining with scales switched off (``bundles/msfm/configs/ablation``),
   each checkpoint scored on zero-shot AUC, grounding mIoU and classification AUC at the smallest fraction.
 
 Usage (demo data and the demo pretraining, the default):
-    python scripts/evaluate_all.py [--checkpoint bundles/msfm/models/model.pt] [--ablations] [--out DIR]
+    python scripts/evaluate_all.py [--checkpoint bundles/msfm/models/model.pt] [--seeds 0,1,2] [--ablations] [--out DIR]
 
 Real data: describe the prepared datasets (``scripts/prepare_data.py`` outputs) in a JSON file, e.g.
     {"classification": {"RSNA": {"datalists": "prepared/rsna", "dataset_dir": "/data/rsna"}},
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import subprocess
 import sys
 import time
@@ -81,12 +83,17 @@ def read_metrics(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def fine_tune(bundle: str, key: str, encoders: dict, data: dict, fractions: list[str], args, out: Path) -> dict:
+def fine_tune(
+    bundle: str, key: str, encoders: dict, data: dict, fractions: list[str], seeds: list[int], args, out: Path
+) -> dict:
+    """Fine-tune every encoder on every dataset and fraction once per seed; returns
+    ``{encoder: {dataset: {fraction: [metric per seed]}}}``. Seed 0 runs in ``<dataset>_<fraction>``, seed k in
+    ``<dataset>_<fraction>_seed<k>``."""
     results: dict = {}
     for encoder, (checkpoint, _) in encoders.items():
         for name, spec in data.items():
-            for fraction in fractions:
-                run_dir = out / bundle / encoder / f"{name}_{fraction}"
+            for fraction, seed in ((f, s) for f in fractions for s in seeds):
+                run_dir = out / bundle / encoder / (f"{name}_{fraction}" + (f"_seed{seed}" if seed else ""))
                 metrics = read_metrics(run_bundle(
                     "training",
                     configs(bundle, "train.json", args.scale),
@@ -96,9 +103,10 @@ def fine_tune(bundle: str, key: str, encoders: dict, data: dict, fractions: list
                         "datalist": Path(spec["datalists"]) / f"datalist_{fraction}.json",
                         "pretrained_checkpoint": checkpoint,
                         "model_dir": run_dir / "models",
+                        "seed": seed,
                     },
                 ))
-                results.setdefault(encoder, {}).setdefault(name, {})[fraction] = metrics[key]
+                results.setdefault(encoder, {}).setdefault(name, {}).setdefault(fraction, []).append(metrics[key])
     return results
 
 
@@ -144,22 +152,31 @@ def fmt(value, scale: float = 100.0, digits: int = 1) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value * scale:.{digits}f}"
 
 
+def fmt_seeds(values: list[float]) -> str:
+    """One value as :func:`fmt`; several as ``mean ± sample standard deviation``."""
+    if len(values) == 1:
+        return fmt(values[0])
+    return f"{fmt(statistics.mean(values))} ± {fmt(statistics.stdev(values))}"
+
+
 def markdown_table(title: str, header: list[str], rows: list[list[str]]) -> str:
     lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
-def tables(results: dict, fractions: list[str]) -> str:
+def tables(results: dict, fractions: list[str], seeds: list[int]) -> str:
     parts = []
     for number, (key, title, label) in enumerate(
         (("classification", "Table 1. Fine-tuned classification, mean AUC (%)", "AUC"),
          ("segmentation", "Table 2. Segmentation, per-image Dice (%)", "Dice")), start=1
     ):
+        if len(seeds) > 1:
+            title += f", mean ± sd over seeds {', '.join(map(str, seeds))}"
         block = results[key]
         names = list(next(iter(block.values())))
         header = ["encoder"] + [f"{n} {f} %" for n in names for f in fractions]
-        rows = [[enc] + [fmt(block[enc][n][f]) for n in names for f in fractions] for enc in block]
+        rows = [[enc] + [fmt_seeds(block[enc][n][f]) for n in names for f in fractions] for enc in block]
         parts.append(markdown_table(title, header, rows))
     suite = results["zero_shot"]
     parts.append(markdown_table(
@@ -190,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-random-baseline", action="store_true", help="skip the randomly initialised rows")
     parser.add_argument("--ablations", action="store_true", help="pretrain and score the objective ablations")
     parser.add_argument("--ablation-epochs", type=int, default=None, help="pretraining epochs of each ablation")
+    parser.add_argument("--seeds", default="0", help="fine-tuning seeds of Tables 1-2, comma-separated")
     parser.add_argument("--out", default="evaluation", help="output folder (finished runs are reused)")
     args = parser.parse_args(argv)
 
@@ -204,14 +222,15 @@ def main(argv: list[str] | None = None) -> int:
 
         ensure_demo_task(DEMO_TASKS, "classification")
     fractions = args.fractions.split(",")
+    seeds = [int(seed) for seed in args.seeds.split(",")]
     encoders = {"msfm": (checkpoint, tokenizer)}
     if not args.no_random_baseline:
         encoders["random init"] = (RANDOM, tokenizer)
     start = time.time()
     print("classification", flush=True)
-    results = {"classification": fine_tune("msfm_cls", "mean_auc", encoders, data["classification"], fractions, args, out / "main")}
+    results = {"classification": fine_tune("msfm_cls", "mean_auc", encoders, data["classification"], fractions, seeds, args, out / "main")}
     print("segmentation", flush=True)
-    results["segmentation"] = fine_tune("msfm_seg", "dice", encoders, data["segmentation"], fractions, args, out / "main")
+    results["segmentation"] = fine_tune("msfm_seg", "dice", encoders, data["segmentation"], fractions, seeds, args, out / "main")
     print("zero-shot, grounding, retrieval", flush=True)
     results["zero_shot"] = zero_shot_suite(encoders, data, args, out / "main")
     if args.ablations:
@@ -219,16 +238,16 @@ def main(argv: list[str] | None = None) -> int:
         ablated = pretrain_ablations(args, out)
         scores = zero_shot_suite(ablated, data, args, out / "ablation")
         cls = fine_tune("msfm_cls", "mean_auc", ablated, dict([next(iter(data["classification"].items()))]),
-                        fractions[:1], args, out / "ablation")
+                        fractions[:1], seeds[:1], args, out / "ablation")
         results["ablation"] = {
             name: {"zero_shot_auc": scores[name].get("zero_shot_auc"), "grounding_mIoU": scores[name].get("grounding_mIoU"),
-                   "cls_auc": next(iter(cls[name].values()))[fractions[0]]}
+                   "cls_auc": next(iter(cls[name].values()))[fractions[0]][0]}
             for name in ablated
         }
-    text = tables(results, fractions)
+    text = tables(results, fractions, seeds)
     print("\n" + text)
     (out / "results.md").write_text(text)
-    (out / "results.json").write_text(json.dumps({"checkpoint": str(checkpoint), "scale": args.scale, **results}, indent=2, default=str))
+    (out / "results.json").write_text(json.dumps({"checkpoint": str(checkpoint), "scale": args.scale, "seeds": seeds, **results}, indent=2, default=str))
     print(f"wrote {out / 'results.md'} and {out / 'results.json'} in {(time.time() - start) / 60:.1f} min")
     return 0
 
