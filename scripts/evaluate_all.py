@@ -9,7 +9,8 @@ Every number comes from running the bundles themselves (``python -m monai.bundle
 - Table 3: zero-shot classification AUC; Table 4: phrase grounding mIoU / CNR and retrieval Recall@K
   (``bundles/msfm_zeroshot``);
 - Table 5: ablation by objective: pretraining with scales switched off (``bundles/msfm/configs/ablation``),
-  each checkpoint scored on zero-shot AUC, grounding mIoU and classification AUC at the smallest fraction.
+  each checkpoint scored on zero-shot AUC, grounding mIoU and classification AUC at the smallest fraction (first
+  seed only).
 
 Usage (demo data and the demo pretraining, the default):
     python scripts/evaluate_all.py [--checkpoint bundles/msfm/models/model.pt] [--seeds 0,1,2] [--ablations] [--out DIR]
@@ -197,6 +198,11 @@ def tables(results: dict, fractions: list[str], seeds: list[int]) -> str:
     return "\n".join(parts)
 
 
+def seed_list(text: str) -> list[int]:
+    """``"0,1,2"`` → ``[0, 1, 2]``, repeats dropped (argparse turns a ``ValueError`` into a usage error)."""
+    return list(dict.fromkeys(int(seed) for seed in text.split(",")))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default="bundles/msfm/models/model.pt", help="pretraining checkpoint")
@@ -207,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-random-baseline", action="store_true", help="skip the randomly initialised rows")
     parser.add_argument("--ablations", action="store_true", help="pretrain and score the objective ablations")
     parser.add_argument("--ablation-epochs", type=int, default=None, help="pretraining epochs of each ablation")
-    parser.add_argument("--seeds", default="0", help="fine-tuning seeds of Tables 1-2, comma-separated")
+    parser.add_argument("--seeds", type=seed_list, default=[0], help="fine-tuning seeds of Tables 1-2, comma-separated")
     parser.add_argument("--out", default="evaluation", help="output folder (finished runs are reused)")
     args = parser.parse_args(argv)
 
@@ -222,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
 
         ensure_demo_task(DEMO_TASKS, "classification")
     fractions = args.fractions.split(",")
-    seeds = [int(seed) for seed in args.seeds.split(",")]
+    seeds = args.seeds
     encoders = {"msfm": (checkpoint, tokenizer)}
     if not args.no_random_baseline:
         encoders["random init"] = (RANDOM, tokenizer)
