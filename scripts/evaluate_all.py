@@ -168,10 +168,8 @@ def markdown_table(title: str, header: list[str], rows: list[list[str]]) -> str:
 
 def tables(results: dict, fractions: list[str], seeds: list[int]) -> str:
     parts = []
-    for number, (key, title, label) in enumerate(
-        (("classification", "Table 1. Fine-tuned classification, mean AUC (%)", "AUC"),
-         ("segmentation", "Table 2. Segmentation, per-image Dice (%)", "Dice")), start=1
-    ):
+    for key, title in (("classification", "Table 1. Fine-tuned classification, mean AUC (%)"),
+                       ("segmentation", "Table 2. Segmentation, per-image Dice (%)")):
         if len(seeds) > 1:
             title += f", mean ± sd over seeds {', '.join(map(str, seeds))}"
         block = results[key]
