@@ -58,6 +58,16 @@ def test_segmentation_net_taps_and_shapes(num_layers, skips):
     assert net(images).shape == (2, 1, 32, 32)
 
 
+@pytest.mark.parametrize("input_skip", [True, False])
+def test_segmentation_masks_see_the_pixels_only_through_the_vit_without_input_skip(input_skip, monkeypatch):
+    net = ViTSegmentationNet(num_layers=4, feature_size=8, input_skip=input_skip, **ENCODER).eval()
+    assert hasattr(net, "encoder1") == input_skip
+    features = net.vit(torch.randn(1, 1, 32, 32))
+    monkeypatch.setattr(net.vit, "forward", lambda images: features)  # the same ViT output for any image
+    first, second = net(torch.randn(1, 1, 32, 32)), net(torch.randn(1, 1, 32, 32))
+    assert torch.equal(first, second) != input_skip
+
+
 def test_segmentation_with_vit_b_settings_is_unetr():
     from monai.networks.nets import UNETR
 
@@ -69,7 +79,14 @@ def test_segmentation_with_vit_b_settings_is_unetr():
     assert torch.allclose(net.eval()(images), reference.eval()(images), atol=1e-6)
 
 
-@pytest.mark.parametrize("make", [lambda: ViTClassifier(2, num_layers=1, **ENCODER), lambda: ViTSegmentationNet(num_layers=4, feature_size=8, **ENCODER)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ViTClassifier(2, num_layers=1, **ENCODER),
+        lambda: ViTSegmentationNet(num_layers=4, feature_size=8, **ENCODER),
+        lambda: ViTSegmentationNet(num_layers=4, feature_size=8, input_skip=False, **ENCODER),
+    ],
+)
 def test_torchscript_matches(make):
     net = make().eval()
     images = torch.randn(2, 1, 32, 32)

@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping, Sequence
 
 import torch
+from monai.networks.blocks import UnetResBlock
+from monai.networks.blocks.dynunet_block import get_conv_layer
 from monai.networks.nets import UNETR, ViT
 from torch import nn
 
@@ -129,8 +131,13 @@ class ViTClassifier(nn.Module):
 class ViTSegmentationNet(UNETR):
     """MONAI's 2D UNETR whose ViT may have any depth, so the decoder fits encoders smaller than ViT-B.
 
-    With ``num_layers=12`` and the default skips this *is* UNETR (hidden states 3, 6 and 9 feed the decoder);
-    otherwise the skips default to layers ``L/4, L/2, 3L/4``. The patch size is 16 (UNETR's four 2× stages).
+    With ``num_layers=12``, the default skips and ``input_skip=True`` this *is* UNETR (hidden states 3, 6 and 9
+    feed the decoder); otherwise the skips default to layers ``L/4, L/2, 3L/4``. The patch size is 16 (UNETR's
+    four 2× stages).
+
+    UNETR's input skip is a convolutional block on the full-resolution image, joined at the last decoder stage.
+    On a target that shows in the raw intensities it can draw the mask without the encoder's help; with
+    ``input_skip=False`` the last stage upsamples without it, so every mask comes from the ViT's features.
 
     Args:
         out_channels: output channels (1: logits of the foreground).
@@ -145,10 +152,13 @@ class ViTSegmentationNet(UNETR):
         norm_name: decoder normalisation.
         dropout_rate: dropout in the ViT.
         qkv_bias: qkv bias (as in pretraining).
+        input_skip: keep UNETR's convolutional skip from the input image.
 
     Raises:
         ValueError: for fewer than 4 layers or skips outside the ViT.
     """
+
+    __constants__ = ("input_skip",)  # TorchScript compiles only the branch this flag selects
 
     def __init__(
         self,
@@ -164,6 +174,7 @@ class ViTSegmentationNet(UNETR):
         norm_name: tuple | str = "instance",
         dropout_rate: float = 0.0,
         qkv_bias: bool = False,
+        input_skip: bool = True,
     ) -> None:
         super().__init__(
             in_channels=in_channels,
@@ -184,6 +195,13 @@ class ViTSegmentationNet(UNETR):
         if len(skips) != 3 or not all(0 <= s < num_layers for s in skips):
             raise ValueError(f"skip_layers must be three layer indices below {num_layers}, got {skips}.")
         self.skip_layers = skips
+        self.input_skip = input_skip
+        if not input_skip:
+            del self.encoder1
+            self.decoder2 = nn.Sequential(
+                get_conv_layer(2, feature_size * 2, feature_size, kernel_size=2, stride=2, conv_only=True, is_transposed=True),
+                UnetResBlock(2, feature_size, feature_size, kernel_size=3, stride=1, norm_name=norm_name),
+            )
         if num_layers != 12:
             self.vit = build_vit(in_channels, img_size, 16, hidden_size, mlp_dim, num_layers, num_heads, dropout_rate, qkv_bias)
         else:
@@ -192,11 +210,12 @@ class ViTSegmentationNet(UNETR):
     def forward(self, x_in: torch.Tensor) -> torch.Tensor:
         """``[B, C, H, W]`` → logits ``[B, out_channels, H, W]``."""
         x, hidden_states_out = self.vit(x_in)
-        enc1 = self.encoder1(x_in)
         enc2 = self.encoder2(self.proj_feat(hidden_states_out[self.skip_layers[0]]))
         enc3 = self.encoder3(self.proj_feat(hidden_states_out[self.skip_layers[1]]))
         enc4 = self.encoder4(self.proj_feat(hidden_states_out[self.skip_layers[2]]))
         dec3 = self.decoder5(self.proj_feat(x), enc4)
         dec2 = self.decoder4(dec3, enc3)
         dec1 = self.decoder3(dec2, enc2)
-        return self.out(self.decoder2(dec1, enc1))
+        if self.input_skip:
+            return self.out(self.decoder2(dec1, self.encoder1(x_in)))
+        return self.out(self.decoder2(dec1))
