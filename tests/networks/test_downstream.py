@@ -68,6 +68,11 @@ def test_segmentation_masks_see_the_pixels_only_through_the_vit_without_input_sk
     assert torch.equal(first, second) != input_skip
 
 
+def test_segmentation_input_skip_must_be_a_bool():
+    with pytest.raises(TypeError, match="input_skip must be True or False, got 'false'"):
+        ViTSegmentationNet(num_layers=4, feature_size=8, input_skip="false", **ENCODER)
+
+
 def test_segmentation_with_vit_b_settings_is_unetr():
     from monai.networks.nets import UNETR
 

@@ -156,6 +156,7 @@ class ViTSegmentationNet(UNETR):
 
     Raises:
         ValueError: for fewer than 4 layers or skips outside the ViT.
+        TypeError: when ``input_skip`` is not a bool (a command-line ``false`` arrives as a string).
     """
 
     __constants__ = ("input_skip",)  # TorchScript compiles only the branch this flag selects
@@ -195,6 +196,8 @@ class ViTSegmentationNet(UNETR):
         if len(skips) != 3 or not all(0 <= s < num_layers for s in skips):
             raise ValueError(f"skip_layers must be three layer indices below {num_layers}, got {skips}.")
         self.skip_layers = skips
+        if not isinstance(input_skip, bool):
+            raise TypeError(f"input_skip must be True or False, got {input_skip!r}.")
         self.input_skip = input_skip
         if not input_skip:
             del self.encoder1
