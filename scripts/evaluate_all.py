@@ -226,15 +226,14 @@ def main(argv: list[str] | None = None) -> int:
 
         ensure_demo_task(DEMO_TASKS, "classification")
     fractions = args.fractions.split(",")
-    seeds = args.seeds
     encoders = {"msfm": (checkpoint, tokenizer)}
     if not args.no_random_baseline:
         encoders["random init"] = (RANDOM, tokenizer)
     start = time.time()
     print("classification", flush=True)
-    results = {"classification": fine_tune("msfm_cls", "mean_auc", encoders, data["classification"], fractions, seeds, args, out / "main")}
+    results = {"classification": fine_tune("msfm_cls", "mean_auc", encoders, data["classification"], fractions, args.seeds, args, out / "main")}
     print("segmentation", flush=True)
-    results["segmentation"] = fine_tune("msfm_seg", "dice", encoders, data["segmentation"], fractions, seeds, args, out / "main")
+    results["segmentation"] = fine_tune("msfm_seg", "dice", encoders, data["segmentation"], fractions, args.seeds, args, out / "main")
     print("zero-shot, grounding, retrieval", flush=True)
     results["zero_shot"] = zero_shot_suite(encoders, data, args, out / "main")
     if args.ablations:
@@ -242,16 +241,16 @@ def main(argv: list[str] | None = None) -> int:
         ablated = pretrain_ablations(args, out)
         scores = zero_shot_suite(ablated, data, args, out / "ablation")
         cls = fine_tune("msfm_cls", "mean_auc", ablated, dict([next(iter(data["classification"].items()))]),
-                        fractions[:1], seeds[:1], args, out / "ablation")
+                        fractions[:1], args.seeds[:1], args, out / "ablation")
         results["ablation"] = {
             name: {"zero_shot_auc": scores[name].get("zero_shot_auc"), "grounding_mIoU": scores[name].get("grounding_mIoU"),
                    "cls_auc": next(iter(cls[name].values()))[fractions[0]][0]}
             for name in ablated
         }
-    text = tables(results, fractions, seeds)
+    text = tables(results, fractions, args.seeds)
     print("\n" + text)
     (out / "results.md").write_text(text)
-    (out / "results.json").write_text(json.dumps({"checkpoint": str(checkpoint), "scale": args.scale, "seeds": seeds, **results}, indent=2, default=str))
+    (out / "results.json").write_text(json.dumps({"checkpoint": str(checkpoint), "scale": args.scale, "seeds": args.seeds, **results}, indent=2, default=str))
     print(f"wrote {out / 'results.md'} and {out / 'results.json'} in {(time.time() - start) / 60:.1f} min")
     return 0
 
