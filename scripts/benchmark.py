@@ -3,8 +3,6 @@
 For the tiny (demo) and base (paper-scale) networks, built from the bundle configs, it prints:
   * training pairs/s (forward + backward + AdamW step, all four loss terms) and peak memory;
   * the time of each loss term (forward + backward of the loss alone, on fixed network outputs);
-  * the vectorised local loss against a per-report loop implementation of the same equation
-    (speed ratio and max abs difference), at B=64, R=196, S=12, D=768 by default;
   * decode + preprocess images/s of 1024^2 JPEG-Baseline DICOMs, cold and from MONAI's disk cache.
 
 Usage:
@@ -20,10 +18,9 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from monai.bundle import ConfigParser
 
-from msfm.losses import LocalAlignmentLoss, local_alignment_scores
+from msfm.losses import MultiScaleLoss
 
 CONFIGS = Path(__file__).resolve().parents[1] / "bundles" / "msfm" / "configs"
 SETTINGS = {
@@ -41,7 +38,7 @@ def build(name: str, device: torch.device):
             "vocab_size": SETTINGS[name]["vocab_size"],
             "text_encoder#mask_token_id": 4,
             "text_encoder#pad_token_id": 0,
-            "loss_def#instance_loss#pad_token_id": 0,
+            "network_def#negative_sampler#pad_token_id": 0,
             "device": device,
         }
     )
@@ -78,10 +75,11 @@ def bench_training(name: str, device: torch.device, steps: int, batch_size: int 
         batch, sizes["image_size"], sizes["max_length"], sizes["max_sentences"], network.text_encoder.vocab_size, device
     )
     network.train()
+    needs = {"reconstruction": loss_fn.needs_reconstruction, "matching": loss_fn.needs_matching}
 
     def step():
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss = loss_fn(network(images, **text))
+            loss = loss_fn(network(images, **text, **needs))["total"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -103,78 +101,23 @@ def bench_training(name: str, device: torch.device, steps: int, batch_size: int 
     )
 
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-        outputs = network(images, **text)
+        outputs = network(images, **text, **needs)
     fixed = {k: v.detach().requires_grad_(v.is_floating_point()) for k, v in outputs.items()}
-    terms = {
-        "global": lambda o: loss_fn.global_loss(o["image_emb"], o["text_emb"]),
-        "local": lambda o: loss_fn.local_loss(o["region_emb"], o["sentence_emb"], o["sentence_mask"]),
-        "instance": lambda o: loss_fn.instance_loss(o["image_emb"], o["text_emb"], loss_fn.match_head, o["input_ids"]),
-        "modality_image": lambda o: loss_fn.modality_loss.masked_image_loss(
-            o["mae_pred"], o["mae_target"], o["mae_mask"]
-        ),
-        "modality_text": lambda o: loss_fn.modality_loss.masked_language_loss(o["mlm_logits"], o["mlm_labels"]),
-    }
+    scales = ("global", "local", "instance", "modality")
+    sub_losses = {f"{scale}_loss": getattr(loss_fn, f"{scale}_loss") for scale in scales}
+    # one term at a time, routed by the objective itself
+    terms = {term: MultiScaleLoss(**{f"{s}_weight": float(s == term) for s in scales}, **sub_losses) for term in scales}
     report = []
     for term, compute in terms.items():
         timings = []
         for _ in range(3):
             synchronize(device)
             start = time.perf_counter()
-            compute(fixed).float().backward()
+            compute(fixed)["total"].float().backward()
             synchronize(device)
             timings.append(time.perf_counter() - start)
         report.append(f"{term} {min(timings) * 1000:.1f} ms")
     print(f"[{name}] loss terms (forward + backward on fixed outputs): " + ", ".join(report))
-
-
-def loop_scores(regions, sentences, mask, gamma1=4.0, gamma2=5.0):
-    """``Z(i, k)`` with a Python loop over reports (GLoRIA-style), materialising each context vector."""
-    columns = []
-    for k in range(sentences.shape[0]):
-        text = F.normalize(sentences[k][mask[k]], dim=-1)  # [s, D]
-        attn = torch.softmax(gamma1 * torch.einsum("ird,sd->isr", F.normalize(regions, dim=-1), text), dim=-1)
-        context = torch.einsum("isr,ird->isd", attn, regions)
-        cos_ct = F.cosine_similarity(context, text[None], dim=-1)  # [I, s]
-        columns.append(torch.logsumexp(gamma2 * cos_ct, dim=-1) / gamma2)
-    return torch.stack(columns, dim=1)
-
-
-def loop_loss(regions, sentences, mask, temperature=0.1):
-    scores = loop_scores(regions, sentences, mask) / temperature
-    labels = torch.arange(scores.shape[0], device=scores.device)
-    return (F.cross_entropy(scores, labels) + F.cross_entropy(scores.t(), labels)) / 2
-
-
-def bench_local_loss(device: torch.device, batch: int, regions: int, sentences: int, dim: int, repeats: int) -> None:
-    generator = torch.Generator().manual_seed(0)
-    region_emb = torch.randn(batch, regions, dim, generator=generator).to(device)
-    sentence_emb = torch.randn(batch, sentences, dim, generator=generator).to(device)
-    mask = (torch.rand(batch, sentences, generator=generator) > 0.3).to(device)
-    mask[:, 0] = True
-    loss_fn = LocalAlignmentLoss()
-
-    def timed(fn):
-        best, value = float("inf"), None
-        for _ in range(repeats):
-            r, s = region_emb.clone().requires_grad_(), sentence_emb.clone().requires_grad_()
-            synchronize(device)
-            start = time.perf_counter()
-            value = fn(r, s)
-            value.backward()
-            synchronize(device)
-            best = min(best, time.perf_counter() - start)
-        return best, value.item()
-
-    vector_time, vector_loss = timed(lambda r, s: loss_fn(r, s, mask))
-    loop_time, reference_loss = timed(lambda r, s: loop_loss(r, s, mask))
-    with torch.no_grad():
-        score_gap = local_alignment_scores(region_emb, sentence_emb, mask) - loop_scores(region_emb, sentence_emb, mask)
-    print(
-        f"[local loss] B={batch} R={regions} S={sentences} D={dim}, forward + backward: vectorised "
-        f"{vector_time * 1000:.0f} ms, per-report loop {loop_time * 1000:.0f} ms, "
-        f"speed-up {loop_time / vector_time:.1f}x; "
-        f"max |dZ| {float(score_gap.abs().max()):.2e}, |dloss| {abs(vector_loss - reference_loss):.2e}"
-    )
 
 
 def bench_io(count: int, image_size: int = 224, source_size: int = 1024) -> None:
@@ -227,8 +170,6 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="default: the config's (base: 8 on CPU)")
     parser.add_argument("--amp", action="store_true", help="bf16 autocast")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--local-shape", type=int, nargs=4, default=[64, 196, 12, 768], metavar=("B", "R", "S", "D"))
-    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--io-images", type=int, default=40, help="DICOMs for the image I/O benchmark (0: skip)")
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -237,7 +178,6 @@ def main() -> None:
     for name in args.configs:
         batch = args.batch_size or (8 if name == "base" and device.type == "cpu" else None)
         bench_training(name, device, args.steps, batch, args.amp)
-    bench_local_loss(device, *args.local_shape, repeats=args.repeats)
     if args.io_images:
         bench_io(args.io_images)
 

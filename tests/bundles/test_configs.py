@@ -128,9 +128,10 @@ def test_deployable_inference_config(bundle):
     train = json.loads((path.parent / "train.json").read_text())
     for key in ("image_size", "intensity_mean", "intensity_std"):
         assert config[key] == train[key], key
-    # linear_probe only matters for training; inference keeps it off
-    assert {k: v for k, v in config["network_def"].items() if k != "linear_probe"} == {
-        k: v for k, v in train["network_def"].items() if k != "linear_probe"
+    # linear_probe and the pretrained start only matter for training
+    training_only = {"linear_probe", "pretrained_checkpoint"}
+    assert {k: v for k, v in config["network_def"].items() if k not in training_only} == {
+        k: v for k, v in train["network_def"].items() if k not in training_only
     }
 
 

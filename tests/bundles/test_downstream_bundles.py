@@ -175,6 +175,7 @@ def test_segmentation_fine_tunes_the_vit_at_encoder_lr_scale(scale):
     parser = ConfigParser()
     parser.read_config(str(REPO_ROOT / "bundles" / "msfm_seg" / "configs" / "train.json"))
     parser.update({"device": "cpu", "learning_rate": 1e-3, "encoder_lr_scale": scale, "image_size": 32})
+    parser.update({"pretrained_checkpoint": None})
     parser.update({f"network_def#{k}": v for k, v in ENCODER.items()} | {"network_def#feature_size": 4})
     network, optimizer = parser.get_parsed_content("network"), parser.get_parsed_content("optimizer")
     vit_ids = {id(p) for p in network.vit.parameters()}

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from msfm.engines import latest_checkpoints
+from msfm.handlers import latest_checkpoints
 from tests.bundles.helpers import REPO_ROOT, bundle_command, config_list, run, tiny_overrides
 
 LOSS_METRICS = {"loss_total", "loss_global", "loss_local", "loss_instance", "loss_modality_image", "loss_modality_text"}

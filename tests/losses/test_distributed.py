@@ -27,7 +27,7 @@ def make_data():
 
 def losses_and_grads(model, features, regions, sentences, mask):
     image_emb, text_emb = model(features), features.flip(1)
-    global_loss = GlobalAlignmentLoss(temperature=0.1)(image_emb, text_emb)
+    global_loss = GlobalAlignmentLoss()(image_emb, text_emb, 1 / 0.1)
     local_loss = LocalAlignmentLoss()(model(regions), sentences, mask)
     (global_loss + local_loss).backward()
     weight = model.module.weight if hasattr(model, "module") else model.weight

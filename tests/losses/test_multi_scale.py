@@ -7,10 +7,6 @@ from msfm.losses import LOSS_TERMS, MultiScaleLoss
 from tests.networks.tiny import tiny_msfm_net
 
 
-def tiny_net(with_reconstruction=True):
-    return tiny_msfm_net(with_reconstruction=with_reconstruction)
-
-
 def batch(size=4, length=10):
     ids = torch.randint(5, 40, (size, length))
     ids[:, 0], ids[:, -1] = 2, 3
@@ -19,12 +15,18 @@ def batch(size=4, length=10):
     return torch.randn(size, 1, 32, 32), ids, torch.ones_like(ids), sentence_index
 
 
-def test_total_is_the_weighted_sum_and_terms_are_logged():
-    net = tiny_net()
+def training_outputs(net, loss_fn):
+    """The network's outputs as the workflow asks for them."""
+    return net.train()(
+        *batch(), reconstruction=loss_fn.needs_reconstruction, matching=loss_fn.needs_matching
+    )
+
+
+def test_total_is_the_weighted_sum_of_the_returned_terms():
+    net = tiny_msfm_net()
     weights = {"global_weight": 1.0, "local_weight": 0.5, "instance_weight": 2.0, "modality_weight": 0.25}
-    loss_fn = MultiScaleLoss(net.itm_head, **weights)
-    total = loss_fn(net(*batch()))
-    terms = loss_fn.last_terms
+    loss_fn = MultiScaleLoss(**weights)
+    terms = loss_fn(training_outputs(net, loss_fn))
     assert set(terms) == set(LOSS_TERMS) | {"total"}
     expected = (
         terms["global"]
@@ -32,13 +34,14 @@ def test_total_is_the_weighted_sum_and_terms_are_logged():
         + 2.0 * terms["instance"]
         + 0.25 * (terms["modality_image"] + terms["modality_text"])
     )
-    assert total.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert terms["total"].item() == pytest.approx(expected.item(), rel=1e-6)
 
 
-def test_gradients_reach_both_encoders_and_the_heads():
-    net = tiny_net()
-    loss_fn = MultiScaleLoss(net.itm_head)
-    loss_fn(net(*batch())).backward()
+def test_the_loss_is_stateless_and_gradients_reach_every_network_part():
+    net = tiny_msfm_net()
+    loss_fn = MultiScaleLoss()
+    assert list(loss_fn.parameters()) == [] and list(loss_fn.buffers()) == []
+    loss_fn(training_outputs(net, loss_fn))["total"].backward()
     for module in (
         net.image_encoder.vit,
         net.image_encoder.decoder,
@@ -51,13 +54,13 @@ def test_gradients_reach_both_encoders_and_the_heads():
     ):
         grads = [p.grad for p in module.parameters() if p.requires_grad]
         assert any(g is not None and g.abs().sum() > 0 for g in grads), type(module).__name__
-    assert loss_fn.global_loss.log_logit_scale.grad is not None
+    assert net.log_logit_scale.grad is not None
 
 
 @pytest.mark.parametrize("off", ["global", "local", "instance", "modality"])
 def test_zero_weight_switches_a_term_off(off, monkeypatch):
-    net = tiny_net(with_reconstruction=off != "modality")
-    loss_fn = MultiScaleLoss(net.itm_head, **{f"{off}_weight": 0.0})
+    net = tiny_msfm_net()
+    loss_fn = MultiScaleLoss(**{f"{off}_weight": 0.0})
     sub_loss = {
         "global": "global_loss",
         "local": "local_loss",
@@ -71,17 +74,18 @@ def test_zero_weight_switches_a_term_off(off, monkeypatch):
     for method in ("forward", "masked_image_loss", "masked_language_loss"):
         if hasattr(getattr(loss_fn, sub_loss), method):
             monkeypatch.setattr(getattr(loss_fn, sub_loss), method, fail)
-    outputs = net(*batch())
+    outputs = training_outputs(net, loss_fn)
     assert ("mae_pred" in outputs) == (off != "modality")
-    loss_fn(outputs)
-    assert not any(name.startswith(off) for name in loss_fn.last_terms)
+    assert ("itm_logits" in outputs) == (off != "instance")
+    terms = loss_fn(outputs)
+    assert not any(name.startswith(off) for name in terms)
 
 
 def test_configuration_errors():
     with pytest.raises(ValueError, match="all loss weights are 0"):
-        MultiScaleLoss(None, 0.0, 0.0, 0.0, 0.0)
-    with pytest.raises(ValueError, match="match_head"):
-        MultiScaleLoss(None)
-    net = tiny_net(with_reconstruction=False)
+        MultiScaleLoss(0.0, 0.0, 0.0, 0.0)
+    net = tiny_msfm_net().train()
     with pytest.raises(KeyError, match="reconstruction"):
-        MultiScaleLoss(net.itm_head)(net(*batch()))
+        MultiScaleLoss(instance_weight=0.0)(net(*batch()))
+    with pytest.raises(KeyError, match="matching"):
+        MultiScaleLoss(modality_weight=0.0)(net(*batch()))

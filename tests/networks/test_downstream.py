@@ -24,8 +24,7 @@ def _deep(net):  # tiny_msfm_net has one layer; downstream nets here use 4
 @pytest.mark.parametrize("linear_probe", [False, True])
 def test_classifier_loads_pretrained_vit_and_trains_what_it_should(pretrained, linear_probe):
     net, path = pretrained
-    classifier = ViTClassifier(3, num_layers=1, linear_probe=linear_probe, **ENCODER)
-    load_pretrained_vit(classifier.vit, path)
+    classifier = ViTClassifier(3, num_layers=1, linear_probe=linear_probe, pretrained_checkpoint=path, **ENCODER)
     for key, value in _deep(net).items():
         assert torch.equal(classifier.vit.state_dict()[key.removeprefix("image_encoder.vit.")], value)
     images = torch.randn(2, 1, 32, 32)
@@ -48,6 +47,16 @@ def test_wrong_architecture_names_the_checkpoint(pretrained, tmp_path):
     torch.save({"model": {"other.weight": torch.zeros(1)}}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="no 'image_encoder.vit"):
         load_pretrained_vit(ViTClassifier(3, num_layers=1, **ENCODER).vit, tmp_path / "other.pt")
+
+
+def test_segmentation_net_starts_from_the_pretrained_vit(pretrained, tmp_path):
+    _, one_layer = pretrained
+    with pytest.raises(ValueError, match="model.pt does not fit"):  # a 1-layer encoder into a 4-layer ViT
+        ViTSegmentationNet(num_layers=4, feature_size=8, pretrained_checkpoint=one_layer, **ENCODER)
+    source = ViTSegmentationNet(num_layers=4, feature_size=8, **ENCODER).vit.state_dict()
+    torch.save({"model": {f"image_encoder.vit.{k}": v for k, v in source.items()}}, tmp_path / "four.pt")
+    seg = ViTSegmentationNet(num_layers=4, feature_size=8, pretrained_checkpoint=tmp_path / "four.pt", **ENCODER)
+    assert all(torch.equal(seg.vit.state_dict()[k], v) for k, v in source.items())
 
 
 @pytest.mark.parametrize("num_layers,skips", [(4, [1, 2, 3]), (12, [3, 6, 9]), (8, [2, 4, 6])])

@@ -21,12 +21,31 @@ def text_batch(size=3, length=10):
 
 def test_training_outputs(net):
     ids, attention, sentence_index = text_batch()
-    outputs = net.train()(torch.randn(3, 1, 32, 48), ids, attention, sentence_index)
+    images = torch.randn(3, 1, 32, 48)
+    outputs = net.train()(images, ids, attention, sentence_index, reconstruction=True, matching=True)
     assert outputs["image_emb"].shape == outputs["text_emb"].shape == (3, 8)
     assert outputs["region_emb"].shape == (3, 6, 8) and outputs["sentence_emb"].shape == (3, 3, 8)
     assert outputs["mae_pred"].shape == outputs["mae_target"].shape == (3, 6, 256)
     assert outputs["mlm_logits"].shape == (3, 10, 40)
-    assert "mae_pred" not in net.eval()(torch.randn(3, 1, 32, 48), ids, attention, sentence_index)
+    assert outputs["itm_logits"].shape == outputs["itm_targets"].shape == outputs["itm_weights"].shape == (9,)
+    assert outputs["itm_targets"].tolist() == [1.0] * 3 + [0.0] * 6
+    assert outputs["logit_scale"].item() == pytest.approx(1 / 0.07, rel=1e-5)
+    plain = net.eval()(images, ids, attention, sentence_index)
+    assert "mae_pred" not in plain and "itm_logits" not in plain
+
+
+def test_the_network_owns_the_temperature_and_the_matching_head():
+    learnable = tiny_msfm_net(temperature=0.07)
+    state = learnable.state_dict()
+    assert "log_logit_scale" in state and any(k.startswith("itm_head.") for k in state)
+    assert "log_logit_scale" in dict(learnable.named_parameters())
+    fixed = tiny_msfm_net(temperature=0.5, learnable_temperature=False)
+    assert "log_logit_scale" not in dict(fixed.named_parameters()) and "log_logit_scale" in fixed.state_dict()
+    assert fixed.logit_scale.item() == pytest.approx(2.0)
+    capped = tiny_msfm_net(temperature=0.001, max_logit_scale=100.0)
+    assert capped.logit_scale.item() == pytest.approx(100.0)
+    with pytest.raises(ValueError, match="temperature"):
+        tiny_msfm_net(temperature=0.0)
 
 
 def test_inference_methods_agree_with_forward(net):

@@ -8,7 +8,7 @@ VOCAB_SIZE = 40
 
 
 def tiny_msfm_net(
-    img_size=32, embed_dim: int = 16, with_reconstruction: bool = True, center_regions: bool = True
+    img_size=32, embed_dim: int = 16, center_regions: bool = True, **kwargs
 ) -> MSFMNet:
     image = MSFMImageEncoder(
         img_size=img_size,
@@ -38,6 +38,6 @@ def tiny_msfm_net(
         text,
         embed_dim=embed_dim,
         itm_hidden_dim=embed_dim,
-        with_reconstruction=with_reconstruction,
         center_regions=center_regions,
+        **kwargs,
     )

@@ -17,6 +17,7 @@ from msfm import __version__ as msfm_version
 from msfm.data import is_dicom
 from msfm.deploy.dicom import output_stem, read_source, write_findings_report, write_segmentation
 from msfm.deploy.predictor import BundlePredictor
+from msfm.evaluation.zero_shot import zero_shot_probability
 
 __all__ = ["DicomInference", "ZeroShotScorer", "dicom_files"]
 
@@ -42,8 +43,7 @@ def dicom_files(path: str | os.PathLike) -> list[Path]:
 
 class ZeroShotScorer:
     """Zero-shot probability of one finding for single images, with the ``msfm_zeroshot`` bundle's network, prompts
-    and preprocessing: ``p = softmax(image · [prototype+, prototype−])[0]`` as in
-    :class:`msfm.engines.ZeroShotClassification`.
+    and preprocessing (:func:`msfm.evaluation.zero_shot_probability`).
 
     Args:
         config_files: ``msfm_zeroshot`` configs (``evaluate.json`` first, then overrides such as ``demo.json``).
@@ -72,8 +72,7 @@ class ZeroShotScorer:
     @torch.no_grad()
     def __call__(self, image: str | os.PathLike) -> float:
         pixels = self.preprocessing({"image": str(image)})["image"][None].to(self.device)
-        similarity = self.network.encode_image(pixels).float() @ self.prototypes.t()
-        return float(similarity.softmax(dim=1)[0, 0])
+        return float(zero_shot_probability(self.network.encode_image(pixels), self.prototypes)[0])
 
 
 class DicomInference:

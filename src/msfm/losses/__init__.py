@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from msfm.losses.global_alignment import GlobalAlignmentLoss, symmetric_cross_entropy
-from msfm.losses.instance_matching import InstanceMatchingLoss, report_duplicate_mask
+from msfm.losses.instance_matching import InstanceMatchingLoss
 from msfm.losses.local_alignment import LocalAlignmentLoss, local_alignment_scores
 from msfm.losses.modality_reconstruction import ModalityReconstructionLoss
 from msfm.losses.multi_scale import LOSS_TERMS, MultiScaleLoss
@@ -16,6 +16,5 @@ __all__ = [
     "ModalityReconstructionLoss",
     "MultiScaleLoss",
     "local_alignment_scores",
-    "report_duplicate_mask",
     "symmetric_cross_entropy",
 ]

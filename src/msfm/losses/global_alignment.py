@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -26,35 +24,16 @@ class GlobalAlignmentLoss(nn.Module):
 
     ``Lg = (CE(S / τ) + CE(Sᵀ / τ)) / 2``
 
-    where CE is the cross-entropy with the matching pair (the diagonal) as the target class.
-
-    Args:
-        temperature: initial τ.
-        learnable: learn τ (as ``log(1/τ)``, like CLIP); otherwise it stays fixed.
-        max_logit_scale: upper clamp of ``1/τ`` for stability (CLIP uses 100).
+    where CE is the cross-entropy with the matching pair (the diagonal) as the target class. The loss is
+    stateless: ``1/τ`` (``logit_scale``) is the network's learnable parameter, passed in with the embeddings.
     """
 
-    def __init__(self, temperature: float = 0.07, learnable: bool = True, max_logit_scale: float = 100.0) -> None:
-        super().__init__()
-        if temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {temperature}.")
-        log_scale = torch.tensor(math.log(1.0 / temperature))
-        if learnable:
-            self.log_logit_scale = nn.Parameter(log_scale)
-        else:
-            self.register_buffer("log_logit_scale", log_scale)
-        self.max_logit_scale = max_logit_scale
-
-    @property
-    def logit_scale(self) -> torch.Tensor:
-        """``1/τ``, clamped to ``max_logit_scale``."""
-        return self.log_logit_scale.exp().clamp(max=self.max_logit_scale)
-
-    def forward(self, image_emb: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
+    def forward(self, image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor | float) -> torch.Tensor:
         """
         Args:
             image_emb: ``[B, D]`` image embeddings (normalised here).
             text_emb: ``[B, D]`` report embeddings of the same pairs (normalised here).
+            logit_scale: ``1/τ``, a scalar.
 
         Returns:
             the scalar loss over the batch gathered from all ranks.
@@ -63,4 +42,4 @@ class GlobalAlignmentLoss(nn.Module):
             raise ValueError(f"expected two [B, D] tensors, got {tuple(image_emb.shape)} and {tuple(text_emb.shape)}.")
         image_emb = gather_with_grad(F.normalize(image_emb, dim=-1))
         text_emb = gather_with_grad(F.normalize(text_emb, dim=-1))
-        return symmetric_cross_entropy(self.logit_scale * image_emb @ text_emb.t())
+        return symmetric_cross_entropy(logit_scale * image_emb @ text_emb.t())

@@ -20,12 +20,11 @@ LOSS_TERMS = ("global", "local", "instance", "modality_image", "modality_text")
 class MultiScaleLoss(nn.Module):
     """``L = λ1·Lg + λ2·Ll + λ3·Li + λ4·Lm`` over the output dict of :class:`msfm.networks.MSFMNet`.
 
-    A weight of 0 switches its term off: it is neither computed nor logged. After each call,
-    :attr:`last_terms` holds the detached value of every active term (``modality`` is split into its image
-    and text parts) and ``total``, for logging.
+    Stateless: every trainable parameter (the temperature, the matching head) belongs to the network. A weight of
+    0 switches its term off: it is neither computed nor returned, and :attr:`needs_reconstruction` and
+    :attr:`needs_matching` tell the workflow which of the network's optional outputs to ask for.
 
     Args:
-        match_head: the network's image-text matching head, used by the instance term.
         global_weight: λ1.
         local_weight: λ2.
         instance_weight: λ3.
@@ -36,12 +35,11 @@ class MultiScaleLoss(nn.Module):
         modality_loss: the modality term; default :class:`ModalityReconstructionLoss`.
 
     Raises:
-        ValueError: when every weight is 0, or the instance term is on without a ``match_head``.
+        ValueError: when every weight is 0.
     """
 
     def __init__(
         self,
-        match_head: nn.Module | None = None,
         global_weight: float = 1.0,
         local_weight: float = 1.0,
         instance_weight: float = 1.0,
@@ -60,51 +58,58 @@ class MultiScaleLoss(nn.Module):
         }
         if not any(self.weights.values()):
             raise ValueError("all loss weights are 0: nothing to train.")
-        if instance_weight and match_head is None:
-            raise ValueError("the instance term needs the network's match_head.")
-        self.match_head = match_head
         self.global_loss = global_loss or GlobalAlignmentLoss()
         self.local_loss = local_loss or LocalAlignmentLoss()
         self.instance_loss = instance_loss or InstanceMatchingLoss()
         self.modality_loss = modality_loss or ModalityReconstructionLoss()
-        self.last_terms: dict[str, torch.Tensor] = {}
 
     @property
     def active_terms(self) -> tuple[str, ...]:
-        """Names of the terms that are computed and logged."""
+        """Names of the terms that are computed and returned (``modality`` as its image and text parts)."""
         names = [name for name in ("global", "local", "instance") if self.weights[name]]
         if self.weights["modality"]:
             names += ["modality_image", "modality_text"]
         return tuple(names)
 
-    def forward(self, outputs: Mapping[str, torch.Tensor], target: object = None) -> torch.Tensor:
+    @property
+    def needs_reconstruction(self) -> bool:
+        """Whether the network must compute its MAE and MLM outputs."""
+        return bool(self.weights["modality"])
+
+    @property
+    def needs_matching(self) -> bool:
+        """Whether the network must score matching and hard-negative pairs."""
+        return bool(self.weights["instance"])
+
+    def forward(self, outputs: Mapping[str, torch.Tensor], target: object = None) -> dict[str, torch.Tensor]:
         """
         Args:
             outputs: the network's training output dict.
             target: unused; present for the ``loss(pred, label)`` call of MONAI trainers.
 
         Returns:
-            the weighted total.
+            every active term and their weighted sum, ``"total"``.
+
+        Raises:
+            KeyError: when the network did not compute an output that an active term needs.
         """
         terms: dict[str, torch.Tensor] = {}
         if self.weights["global"]:
-            terms["global"] = self.global_loss(outputs["image_emb"], outputs["text_emb"])
+            terms["global"] = self.global_loss(outputs["image_emb"], outputs["text_emb"], outputs["logit_scale"])
         if self.weights["local"]:
             terms["local"] = self.local_loss(outputs["region_emb"], outputs["sentence_emb"], outputs["sentence_mask"])
         if self.weights["instance"]:
-            terms["instance"] = self.instance_loss(
-                outputs["image_emb"], outputs["text_emb"], self.match_head, outputs.get("input_ids")
-            )
+            if "itm_logits" not in outputs:
+                raise KeyError("the instance term needs the network's matching outputs (forward(matching=True)).")
+            terms["instance"] = self.instance_loss(outputs["itm_logits"], outputs["itm_targets"], outputs["itm_weights"])
         if self.weights["modality"]:
             if "mae_pred" not in outputs:
-                raise KeyError("the modality term needs the network's reconstruction outputs (with_reconstruction).")
+                raise KeyError("the modality term needs the network's reconstruction outputs (forward(reconstruction=True)).")
             terms["modality_image"] = self.modality_loss.masked_image_loss(
                 outputs["mae_pred"], outputs["mae_target"], outputs["mae_mask"]
             )
             terms["modality_text"] = self.modality_loss.masked_language_loss(
                 outputs["mlm_logits"], outputs["mlm_labels"]
             )
-        total = sum(self.weights[name.split("_")[0]] * value for name, value in terms.items())
-        self.last_terms = {name: value.detach() for name, value in terms.items()}
-        self.last_terms["total"] = total.detach()
-        return total
+        terms["total"] = sum(self.weights[name.split("_")[0]] * value for name, value in terms.items())
+        return terms

@@ -3,13 +3,16 @@ classification and segmentation networks."""
 
 from __future__ import annotations
 
-from msfm.networks.downstream import ViTClassifier, ViTSegmentationNet, load_pretrained_vit, pretrained_vit_state
+from msfm.networks.checkpoints import load_network_weights, load_pretrained_vit, read_network_state
+from msfm.networks.downstream import ViTClassifier, ViTSegmentationNet
 from msfm.networks.heads import ImageTextMatchingHead, ProjectionHead
 from msfm.networks.image_encoder import MaskedPatchDecoder, MSFMImageEncoder, patchify
+from msfm.networks.matching import HardNegativeSampler, report_duplicate_mask
 from msfm.networks.msfm_net import MSFMNet
 from msfm.networks.text_encoder import MSFMTextEncoder, mask_tokens
 
 __all__ = [
+    "HardNegativeSampler",
     "ImageTextMatchingHead",
     "MSFMImageEncoder",
     "MSFMNet",
@@ -18,8 +21,10 @@ __all__ = [
     "ProjectionHead",
     "ViTClassifier",
     "ViTSegmentationNet",
+    "load_network_weights",
     "load_pretrained_vit",
     "mask_tokens",
     "patchify",
-    "pretrained_vit_state",
+    "read_network_state",
+    "report_duplicate_mask",
 ]

@@ -1,79 +1,20 @@
-"""Downstream networks built around the pretrained ViT, and the loader of its pretrained weights."""
+"""Downstream networks built around the pretrained ViT."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import torch
 from monai.networks.blocks import UnetResBlock
 from monai.networks.blocks.dynunet_block import get_conv_layer
-from monai.networks.nets import UNETR, ViT
+from monai.networks.nets import UNETR
 from torch import nn
 
+from msfm.networks.checkpoints import load_pretrained_vit
 from msfm.networks.image_encoder import build_vit, freeze_unused_cross_attention_norms
 
-__all__ = ["ViTClassifier", "ViTSegmentationNet", "load_pretrained_vit", "pretrained_vit_state"]
-
-_PREFIX = "image_encoder.vit."
-
-
-def pretrained_vit_state(checkpoint: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """The image encoder's ViT weights from an msfm pretraining checkpoint, keys relative to the ViT.
-
-    Accepts the bundle's ``models/model.pt`` (``{"model": state}``), a training checkpoint
-    (``{"network": state, ...}``) or a bare ``MSFMNet`` state dict. Loaded with ``weights_only=True``.
-
-    Raises:
-        FileNotFoundError: when the file does not exist.
-        ValueError: when it holds no ``image_encoder.vit.*`` weights.
-    """
-    if not os.path.isfile(checkpoint):
-        raise FileNotFoundError(
-            f"pretrained checkpoint {checkpoint} not found: run the pretraining bundle (bundles/msfm) first, "
-            "or set pretrained_checkpoint to null for a randomly initialised encoder."
-        )
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    for key in ("model", "network"):
-        if isinstance(state.get(key), Mapping):
-            state = state[key]
-            break
-    vit = {k[len(_PREFIX) :]: v for k, v in state.items() if k.startswith(_PREFIX)}
-    if not vit:
-        raise ValueError(f"{checkpoint}: no '{_PREFIX}*' weights; is it an msfm pretraining checkpoint?")
-    return vit
-
-
-def load_pretrained_vit(vit: ViT, checkpoint: str | os.PathLike | None) -> ViT:
-    """Load pretrained image-encoder weights into ``vit`` (a MONAI ViT of the same architecture), in place.
-
-    Args:
-        vit: the downstream network's ViT (``network.vit``).
-        checkpoint: an msfm pretraining checkpoint; ``None`` leaves the random initialisation.
-
-    Returns:
-        ``vit``.
-
-    Raises:
-        ValueError: when shapes or keys differ from the checkpoint's, naming them (the downstream config's
-            encoder settings must match the pretraining config's).
-    """
-    if checkpoint is None:
-        return vit
-    state = pretrained_vit_state(checkpoint)
-    own = vit.state_dict()
-    wanted = {k for k in own if not k.startswith(("cls_token", "classification_head"))}
-    missing, unexpected = sorted(wanted - state.keys()), sorted(state.keys() - own.keys())
-    mismatched = [f"{k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in wanted & state.keys()
-                  if state[k].shape != own[k].shape]
-    if missing or unexpected or mismatched:
-        raise ValueError(
-            f"{checkpoint} does not fit this encoder (are image_size, hidden_size, num_layers, ... the pretraining "
-            f"ones?): missing {missing[:3]}, unexpected {unexpected[:3]}, shape mismatch {mismatched[:3]}"
-        )
-    vit.load_state_dict(state, strict=False)
-    return vit
-
+__all__ = ["ViTClassifier", "ViTSegmentationNet"]
 
 class ViTClassifier(nn.Module):
     """The pretrained ViT with a linear head on its mean patch feature (the pretraining's global image feature).
@@ -90,6 +31,8 @@ class ViTClassifier(nn.Module):
         dropout_rate: dropout in the ViT and before the head.
         qkv_bias: qkv bias (as in pretraining).
         linear_probe: freeze the ViT and train only the head.
+        pretrained_checkpoint: an msfm pretraining checkpoint whose image encoder initialises the ViT (see
+            :func:`msfm.networks.load_pretrained_vit`); None keeps the random initialisation.
     """
 
     def __init__(
@@ -105,11 +48,13 @@ class ViTClassifier(nn.Module):
         dropout_rate: float = 0.0,
         qkv_bias: bool = False,
         linear_probe: bool = False,
+        pretrained_checkpoint: str | os.PathLike | None = None,
     ) -> None:
         super().__init__()
         self.vit = build_vit(
             in_channels, img_size, patch_size, hidden_size, mlp_dim, num_layers, num_heads, dropout_rate, qkv_bias
         )
+        load_pretrained_vit(self.vit, pretrained_checkpoint)
         self.dropout = nn.Dropout(dropout_rate)
         self.head = nn.Linear(hidden_size, num_classes)
         self.linear_probe = linear_probe
@@ -153,6 +98,8 @@ class ViTSegmentationNet(UNETR):
         dropout_rate: dropout in the ViT.
         qkv_bias: qkv bias (as in pretraining).
         input_skip: keep UNETR's convolutional skip from the input image.
+        pretrained_checkpoint: an msfm pretraining checkpoint whose image encoder initialises the ViT (see
+            :func:`msfm.networks.load_pretrained_vit`); None keeps the random initialisation.
 
     Raises:
         ValueError: for fewer than 4 layers or skips outside the ViT.
@@ -176,6 +123,7 @@ class ViTSegmentationNet(UNETR):
         dropout_rate: float = 0.0,
         qkv_bias: bool = False,
         input_skip: bool = True,
+        pretrained_checkpoint: str | os.PathLike | None = None,
     ) -> None:
         super().__init__(
             in_channels=in_channels,
@@ -209,6 +157,7 @@ class ViTSegmentationNet(UNETR):
             self.vit = build_vit(in_channels, img_size, 16, hidden_size, mlp_dim, num_layers, num_heads, dropout_rate, qkv_bias)
         else:
             freeze_unused_cross_attention_norms(self.vit.blocks)
+        load_pretrained_vit(self.vit, pretrained_checkpoint)
 
     def forward(self, x_in: torch.Tensor) -> torch.Tensor:
         """``[B, C, H, W]`` → logits ``[B, out_channels, H, W]``."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from msfm.networks.heads import ImageTextMatchingHead, ProjectionHead
 from msfm.networks.image_encoder import MSFMImageEncoder, patchify
+from msfm.networks.matching import HardNegativeSampler
 from msfm.networks.text_encoder import MSFMTextEncoder
 
 __all__ = ["MSFMNet"]
@@ -16,9 +19,11 @@ __all__ = ["MSFMNet"]
 class MSFMNet(nn.Module):
     """Image encoder + report encoder + heads, trained by :class:`msfm.losses.MultiScaleLoss`.
 
+    The network owns every trainable parameter of the pretraining, so its state dict is all that inference needs.
     Global embeddings come from the mean region feature and the [CLS] report feature through
     :class:`ProjectionHead`; region and sentence features go through separate local projections into the same
-    width; :attr:`itm_head` scores image-report pairs.
+    width; :attr:`itm_head` scores image-report pairs; ``log_logit_scale`` holds the contrastive temperature as
+    ``log(1/τ)``, as in CLIP.
 
     With ``center_regions`` the projected region features of each image are centred on their mean over the
     image before the local loss and the grounding map use them. ViT tokens all carry much image-wide content;
@@ -34,9 +39,14 @@ class MSFMNet(nn.Module):
         itm_hidden_dim: hidden width of the matching head.
         mask_ratio: MAE share of hidden patches.
         mlm_probability: MLM share of masked tokens.
-        with_reconstruction: compute the MAE and MLM outputs in training mode (needed by the modality term;
-            switch off when it is off to save the two extra passes).
         center_regions: centre each image's region embeddings on their mean (see above).
+        temperature: initial contrastive τ.
+        learnable_temperature: learn τ; otherwise it stays fixed (a buffer).
+        max_logit_scale: upper clamp of ``1/τ`` for stability (CLIP uses 100).
+        negative_sampler: draws the hard negatives of the matching outputs; default :class:`HardNegativeSampler`.
+
+    Raises:
+        ValueError: for a non-positive temperature.
     """
 
     def __init__(
@@ -47,10 +57,15 @@ class MSFMNet(nn.Module):
         itm_hidden_dim: int = 512,
         mask_ratio: float = 0.75,
         mlm_probability: float = 0.15,
-        with_reconstruction: bool = True,
         center_regions: bool = True,
+        temperature: float = 0.07,
+        learnable_temperature: bool = True,
+        max_logit_scale: float = 100.0,
+        negative_sampler: HardNegativeSampler | None = None,
     ) -> None:
         super().__init__()
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}.")
         self.image_encoder = image_encoder
         self.text_encoder = text_encoder
         image_width, text_width = image_encoder.hidden_size, text_encoder.hidden_size
@@ -61,8 +76,19 @@ class MSFMNet(nn.Module):
         self.itm_head = ImageTextMatchingHead(embed_dim, itm_hidden_dim)
         self.mask_ratio = mask_ratio
         self.mlm_probability = mlm_probability
-        self.with_reconstruction = with_reconstruction
         self.center_regions = center_regions
+        log_scale = torch.tensor(math.log(1.0 / temperature))
+        if learnable_temperature:
+            self.log_logit_scale = nn.Parameter(log_scale)
+        else:
+            self.register_buffer("log_logit_scale", log_scale)
+        self.max_logit_scale = max_logit_scale
+        self.negative_sampler = negative_sampler or HardNegativeSampler()
+
+    @property
+    def logit_scale(self) -> torch.Tensor:
+        """``1/τ``, clamped to ``max_logit_scale``."""
+        return self.log_logit_scale.exp().clamp(max=self.max_logit_scale)
 
     def forward(
         self,
@@ -70,6 +96,8 @@ class MSFMNet(nn.Module):
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
         sentence_index: torch.Tensor,
+        reconstruction: bool = False,
+        matching: bool = False,
     ) -> dict[str, torch.Tensor]:
         """
         Args:
@@ -77,11 +105,14 @@ class MSFMNet(nn.Module):
             input_ids: ``[B, L]`` report tokens.
             attention_mask: ``[B, L]``.
             sentence_index: ``[B, L]`` sentence of each token, -1 for special and padding tokens.
+            reconstruction: also run the masked image and masked language passes (the modality term).
+            matching: also draw hard negatives and score them with :attr:`itm_head` (the instance term).
 
         Returns:
             ``image_emb [B, D]``, ``text_emb [B, D]``, ``region_emb [B, R, D]``, ``sentence_emb [B, S, D]``,
-            ``sentence_mask [B, S]`` and ``input_ids`` (echoed for duplicate-report detection); in training mode
-            with reconstruction also ``mae_pred``, ``mae_target``, ``mae_mask``, ``mlm_logits``, ``mlm_labels``.
+            ``sentence_mask [B, S]`` and ``logit_scale []``; with ``reconstruction`` also ``mae_pred``,
+            ``mae_target``, ``mae_mask``, ``mlm_logits``, ``mlm_labels``; with ``matching`` also ``itm_logits``,
+            ``itm_targets`` and ``itm_weights`` ``[3B]`` (see :class:`msfm.networks.matching.MatchingPairs`).
         """
         regions = self.image_encoder(images)
         text = self.text_encoder(input_ids, attention_mask, sentence_index)
@@ -91,9 +122,13 @@ class MSFMNet(nn.Module):
             "region_emb": self.region_embeddings(regions),
             "sentence_emb": self.sentence_proj(text["sentences"]),
             "sentence_mask": text["sentence_mask"],
-            "input_ids": input_ids,
+            "logit_scale": self.logit_scale,
         }
-        if self.training and self.with_reconstruction:
+        if matching:
+            pairs = self.negative_sampler(outputs["image_emb"], outputs["text_emb"], input_ids)
+            outputs["itm_logits"] = self.itm_head(pairs.images, pairs.texts)
+            outputs["itm_targets"], outputs["itm_weights"] = pairs.targets, pairs.weights
+        if reconstruction:
             outputs["mae_pred"], outputs["mae_mask"] = self.image_encoder.forward_masked(images, self.mask_ratio)
             outputs["mae_target"] = patchify(images, self.image_encoder.patch_size)
             outputs["mlm_logits"], outputs["mlm_labels"] = self.text_encoder.forward_masked(

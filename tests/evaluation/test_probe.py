@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from msfm.engines import FrozenFeatureProbe, pooled_features
+from msfm.evaluation import FrozenFeatureProbe, pooled_features
 
 
 class PatchTokens(nn.Module):

@@ -4,7 +4,7 @@ import pytest
 import torch
 from ignite.engine import Engine
 
-from msfm.engines import ResumableCheckpoint, latest_checkpoints
+from msfm.handlers import ResumableCheckpoint, latest_checkpoints
 
 
 def make_run(ckpt_dir, fail_at=None, interval=3):

@@ -1,4 +1,4 @@
-"""Figures written next to the metrics: ROC curves, training curves, segmentation and grounding overlays."""
+"""Plotting functions (matplotlib, files only)."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from ignite.engine import Engine, Events
 
-from msfm.engines.plots import plot_overlays, plot_roc_curves, plot_training_curves
 from msfm.metrics import per_class_auc, per_image_dice
+from msfm.visualize.plots import plot_overlays, plot_roc_curves, plot_training_curves
 
 __all__ = ["write_metrics", "TrainingCurves", "MetricsReport", "ClassificationReport", "SegmentationReport"]
 

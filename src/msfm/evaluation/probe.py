@@ -12,7 +12,7 @@ from monai.utils import optional_import
 from torch import nn
 from torch.utils.data import DataLoader
 
-from msfm.engines.reports import write_metrics
+from msfm.handlers.reports import write_metrics
 
 linear_model, _ = optional_import("sklearn.linear_model")
 metrics, _ = optional_import("sklearn.metrics")

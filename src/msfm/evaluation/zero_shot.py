@@ -1,24 +1,20 @@
 """Zero-shot tasks of the pretrained image-report model: classification from prompts, phrase grounding and
-image-report retrieval, run one after another by :class:`TaskSuite` (an ignite engine, so MONAI's MLflow
-tracking and the bundle handlers attach to it)."""
+image-report retrieval (run one after another by :class:`msfm.engines.TaskSuite`)."""
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-from ignite.engine import Engine
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from msfm.data.letterbox import Letterbox
 from msfm.data.reports import report_sentences
 from msfm.data.tokenization import tokenize_sentences
-from msfm.engines.plots import plot_overlays, plot_roc_curves
 from msfm.metrics import (
     GROUNDING_THRESHOLDS,
     boxes_to_mask,
@@ -29,34 +25,22 @@ from msfm.metrics import (
     retrieval_recall,
 )
 from msfm.networks import MSFMNet
+from msfm.visualize.plots import plot_overlays, plot_roc_curves
 
-__all__ = ["TaskSuite", "ZeroShotClassification", "PhraseGrounding", "ImageTextRetrieval", "load_msfm_checkpoint"]
+__all__ = ["ZeroShotClassification", "PhraseGrounding", "ImageTextRetrieval", "zero_shot_probability"]
 
 
-def load_msfm_checkpoint(network: MSFMNet, checkpoint: str | os.PathLike | None) -> MSFMNet:
-    """Load a pretraining checkpoint (``{"model": state}`` or a training checkpoint's ``{"network": state}``)
-    into ``network`` with ``weights_only=True``; ``None`` keeps the random initialisation (the baseline).
+def zero_shot_probability(image_emb: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:
+    """``p = exp(s+) / (exp(s+) + exp(s−))`` with ``s± = image · prototype±`` (REFERENCE §2).
 
-    The MAE decoder's weights may be left out (zero-shot use builds none); every other weight must be there.
+    Args:
+        image_emb: ``[B, D]`` unit-norm image embeddings.
+        prototypes: ``[2, D]`` mean prompt embeddings of the positive and the negative set.
 
-    Raises:
-        FileNotFoundError: naming the missing file and how to make it.
-        ValueError: naming the checkpoint, when weights are missing, unexpected or of another shape.
+    Returns:
+        ``[B]`` probabilities of the positive class.
     """
-    if checkpoint is None:
-        return network
-    if not os.path.isfile(checkpoint):
-        raise FileNotFoundError(f"pretrained checkpoint {checkpoint} not found: run the pretraining bundle first.")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    state = state.get("model", state.get("network", state))
-    state = {k: v for k, v in state.items() if not k.startswith("image_encoder.decoder.")}
-    try:
-        network.load_state_dict(state)
-    except RuntimeError as error:
-        raise ValueError(
-            f"{checkpoint} does not fit this network (are its settings the pretraining config's?): {error}"
-        ) from error
-    return network
+    return (image_emb.float() @ prototypes.float().t()).softmax(dim=1)[:, 0]
 
 
 def _as_list(items: list) -> list:
@@ -122,8 +106,8 @@ class ZeroShotClassification:
         prototypes = self.prototypes(network, device)
         probabilities, labels = [], []
         for samples in _batches(self.dataset, self.batch_size, self.num_workers, "zero-shot"):
-            similarity = network.encode_image(_stack(samples, "image", device)).float() @ prototypes.t()
-            probabilities.append(similarity.softmax(dim=1)[:, 0].cpu())
+            image_emb = network.encode_image(_stack(samples, "image", device))
+            probabilities.append(zero_shot_probability(image_emb, prototypes).cpu())
             labels += [float(s["label"][self.class_index]) for s in samples]
         scores, truth = torch.cat(probabilities).numpy()[:, None], np.asarray(labels)[:, None]
         auc = per_class_auc(scores, truth)
@@ -222,39 +206,3 @@ class ImageTextRetrieval:
         return {f"retrieval_{name}": value for name, value in recalls.items()} | {
             "retrieval_samples": sum(len(e) for e in image_emb)
         }
-
-
-class TaskSuite(Engine):
-    """Runs named tasks ``task(network, device) -> {metric: value}`` in one epoch, one task per iteration, and
-    gathers their results in ``state.metrics``; handlers (metrics report, MLflow) attach as to any engine.
-
-    Args:
-        network: the pretrained model.
-        tasks: ``{name: task}``; a ``None`` task is skipped (to switch one off by config override).
-        device: where to run.
-        handlers: objects with ``attach(engine)``.
-    """
-
-    def __init__(
-        self,
-        network: MSFMNet,
-        tasks: Mapping[str, Callable[[MSFMNet, torch.device], Mapping[str, float]] | None],
-        device: torch.device | str,
-        handlers: Sequence = (),
-    ) -> None:
-        super().__init__(self._run_task)
-        self.network, self.device = network, torch.device(device)
-        self.tasks = {name: task for name, task in tasks.items() if task is not None}
-        for handler in handlers:
-            handler.attach(self)
-
-    def _run_task(self, engine: Engine, name: str) -> dict[str, float]:
-        self.network.eval()
-        with torch.no_grad():
-            results = dict(self.tasks[name](self.network, self.device))
-        self.state.metrics.update({k: v for k, v in results.items() if not (isinstance(v, float) and math.isnan(v))})
-        return results
-
-    def run(self) -> None:  # type: ignore[override]
-        """Run every task once."""
-        super().run(list(self.tasks), max_epochs=1)

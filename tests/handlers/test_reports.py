@@ -9,7 +9,7 @@ from ignite.metrics import MeanSquaredError
 from monai.engines import SupervisedEvaluator, SupervisedTrainer
 from monai.handlers import ValidationHandler, from_engine
 
-from msfm.engines import TrainingCurves, write_metrics
+from msfm.handlers import TrainingCurves, write_metrics
 
 
 def _trainer(max_epochs: int, seed: int) -> SupervisedTrainer:

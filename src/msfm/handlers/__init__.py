@@ -1,0 +1,28 @@
+"""Ignite handlers of the msfm workflows: resumable checkpoints, retrieval validation, embedding export and the
+reports a run leaves behind (``metrics.json``, curves, ROC curves, overlays)."""
+
+from __future__ import annotations
+
+from msfm.handlers.checkpoint import ResumableCheckpoint, latest_checkpoints
+from msfm.handlers.embedding_writer import EmbeddingWriter
+from msfm.handlers.reports import (
+    ClassificationReport,
+    MetricsReport,
+    SegmentationReport,
+    TrainingCurves,
+    write_metrics,
+)
+from msfm.handlers.retrieval import embeddings_from_output, retrieval_metric_handlers
+
+__all__ = [
+    "ClassificationReport",
+    "EmbeddingWriter",
+    "MetricsReport",
+    "ResumableCheckpoint",
+    "SegmentationReport",
+    "TrainingCurves",
+    "embeddings_from_output",
+    "latest_checkpoints",
+    "retrieval_metric_handlers",
+    "write_metrics",
+]
