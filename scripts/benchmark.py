@@ -128,7 +128,8 @@ def bench_io(count: int, image_size: int = 224, source_size: int = 1024) -> None
     from monai.data import Dataset, PersistentDataset
     from monai.transforms import Compose, LoadImaged, Resized, SpatialPadd
 
-    from msfm.data import RadiographReader, make_dicom, synthesize_case
+    from msfm.data import RadiographReader, make_dicom
+    from msfm.demo import synthesize_case
 
     rng = np.random.default_rng(0)
     transform = Compose(

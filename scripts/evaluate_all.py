@@ -145,7 +145,7 @@ def pretrain_ablations(args, out: Path) -> dict:
         # model.pt appears at the first validation, so completion is marked separately (an interrupted
         # pretraining resumes from its checkpoints on the next call)
         run_bundle("training", config_files, run_dir, overrides, done=run_dir / "pretraining.done")
-        encoders[name] = (run_dir / "models" / "model.pt", run_dir / "tokenizer")
+        encoders[name] = (run_dir / "models" / "model.pt", run_dir / "models" / "tokenizer")
     return encoders
 
 
@@ -219,10 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     checkpoint = Path(args.checkpoint)
     if not checkpoint.is_file():
         parser.error(f"checkpoint {checkpoint} not found: run the pretraining bundle first")
-    tokenizer = args.tokenizer or f"bundles/msfm/runs/{'demo' if args.scale == 'demo' else 'pretrain'}/tokenizer"
+    tokenizer = args.tokenizer or "bundles/msfm/models/tokenizer"
     data = json.loads(Path(args.data).read_text()) if args.data else DEMO_DATA
     if not args.data:
-        from msfm.data import ensure_demo_task
+        from msfm.demo import ensure_demo_task
 
         ensure_demo_task(DEMO_TASKS, "classification")
     fractions = args.fractions.split(",")

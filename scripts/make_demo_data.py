@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from msfm.data import make_demo_dataset
+from msfm.demo import make_demo_dataset
 
 
 def main() -> None:

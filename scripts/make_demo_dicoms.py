@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from msfm.data import ensure_demo_task, load_split, make_dicom, read_radiograph
+from msfm.data import load_split, make_dicom, read_radiograph
+from msfm.demo import ensure_demo_task
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ def _seed():
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory) -> Path:
     """A small demo corpus shared by the tests of a session."""
-    from msfm.data import make_demo_dataset
+    from msfm.demo import make_demo_dataset
 
     out = tmp_path_factory.mktemp("demo")
     make_demo_dataset(out, n=64, seed=1, image_size=64)

@@ -18,7 +18,7 @@ import pytest
 import torch
 from PIL import Image
 
-from msfm.data import synthesize_case
+from msfm.demo import synthesize_case
 from msfm.deploy import BundlePredictor
 from tests.bundles.helpers import bundle_command, run
 from tests.conftest import REPO_ROOT

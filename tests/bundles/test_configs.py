@@ -6,6 +6,7 @@ import json
 import os
 import pydoc
 import re
+import shutil
 import subprocess
 import sys
 
@@ -62,6 +63,7 @@ def instantiate_all(names, overrides: dict) -> int:
     parser.read_config([str(CONFIGS / n) for n in names])
     parser.update(overrides)
     assert "training" in parser.get() and "run" in parser.get()
+    parser.get_parsed_content("prepare")  # the tokenizer (and with demo.json the corpus) that training prepares
     assert ("inferring" in parser.get()) == ("inference.json" in names)
     if "multi_gpu_train.json" in names:
         parser.get_parsed_content("initialize")
@@ -78,6 +80,7 @@ def test_every_component_instantiates(names, tmp_path, demo_dir):
         "bundle_root": str(tmp_path),
         "output_dir": str(tmp_path / "out"),
         "dataset_dir": str(demo_dir),
+        "datalist": str(demo_dir / "datalist.json"),
         "num_workers": 0,
     }
     if "multi_gpu_train.json" not in names:
@@ -143,3 +146,33 @@ def _items(config):
     elif isinstance(config, list):
         for value in config:
             yield from _items(value)
+
+
+RUN_IDS = {"run", "initialize", "finalize", "prepare", "training", "fitting", "evaluating", "inferring", "probing"}
+PARSE_SETS = {
+    "msfm": [["train.json"], ["train.json", "demo.json"], ["train.json", "demo.json", "inference.json"]],
+    "msfm_cls": [["train.json"], ["train.json", "demo.json"], ["train.json", "probe.json"], ["inference.json"]],
+    "msfm_seg": [["train.json"], ["train.json", "demo.json"], ["inference.json"]],
+    "msfm_zeroshot": [["evaluate.json"], ["evaluate.json", "demo.json"]],
+}
+
+
+@pytest.mark.parametrize("bundle", sorted(PARSE_SETS))
+def test_parsing_writes_no_file(bundle, tmp_path, monkeypatch):
+    """Resolving every id of every config (all but the run lists) in a fresh working copy writes nothing: demo
+    data and tokenizers are made only by the ``prepare`` run step."""
+    for name in PARSE_SETS:
+        shutil.copytree(CONFIGS.parents[1] / name / "configs", tmp_path / "bundles" / name / "configs")
+    monkeypatch.chdir(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    for names in PARSE_SETS[bundle]:
+        parser = ConfigParser()
+        parser.read_config([f"bundles/{bundle}/configs/{n}" for n in names])
+        parser.parse()
+        for key in parser.get():
+            if key not in RUN_IDS:
+                try:
+                    parser.get_parsed_content(key)
+                except Exception:  # missing data or weights may stop a component; writing is what matters
+                    pass
+    assert sorted(tmp_path.rglob("*")) == before

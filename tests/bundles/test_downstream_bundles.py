@@ -15,8 +15,9 @@ from monai.optimizers import WarmupCosineSchedule
 from monai.transforms import Compose
 from PIL import Image
 
-from msfm.data import load_or_train_tokenizer, make_demo_tasks, read_radiograph
+from msfm.data import load_or_train_tokenizer, read_radiograph
 from msfm.data.datasets import prepare_dataset
+from msfm.demo import make_demo_tasks
 from msfm.networks import MSFMImageEncoder, MSFMNet, MSFMTextEncoder
 from tests.bundles.helpers import REPO_ROOT, bundle_command, run
 from tests.data.datasets import fixtures
@@ -55,9 +56,11 @@ def tiny(tmp_path_factory):
     return root
 
 
-def downstream_settings(tiny: Path, out: Path, **extra) -> dict:
+def downstream_settings(tiny: Path, out: Path, task: str, **extra) -> dict:
+    """Tiny settings of a downstream bundle on the fixture's demo sets of ``task``."""
     return {
         "dataset_dir": tiny / "data",
+        "datalist": tiny / "data" / task / "datalist_100.json",
         "pretrained_checkpoint": tiny / "pretrained.pt",
         "output_dir": out,
         "model_dir": out / "models",
@@ -100,7 +103,7 @@ def export_and_compare(bundle: str, config_files: str, out: Path, settings: dict
 @pytest.mark.slow
 def test_classification_trains_tests_tracks_and_exports(tiny, tmp_path):
     out = tmp_path / "cls"
-    settings = downstream_settings(tiny, out)
+    settings = downstream_settings(tiny, out, "classification")
     files = configs("msfm_cls", "train.json")
     run([*bundle_command(files), "--tracking", "mlflow", *flags(settings)])
     metrics = json.loads((out / "metrics.json").read_text())
@@ -122,7 +125,7 @@ def test_classification_trains_tests_tracks_and_exports(tiny, tmp_path):
 @pytest.mark.slow
 def test_linear_probe_keeps_the_pretrained_encoder(tiny, tmp_path):
     out = tmp_path / "probe"
-    run([*bundle_command(configs("msfm_cls", "train.json")), *flags(downstream_settings(tiny, out, linear_probe=True))])
+    run([*bundle_command(configs("msfm_cls", "train.json")), *flags(downstream_settings(tiny, out, "classification", linear_probe=True))])
     pretrained = torch.load(tiny / "pretrained.pt", weights_only=True)["model"]
     trained = saved_state(out / "models" / "model.pt")
     key = "vit.blocks.0.attn.qkv.weight"
@@ -141,7 +144,7 @@ def test_frozen_feature_probe_scores_pretrained_and_random_encoders(tiny, tmp_pa
     results = {}
     for name, checkpoint in (("fixture", tiny / "pretrained.pt"), ("random", "$None"), ("other", tmp_path / "other.pt")):
         out = tmp_path / name
-        run([*bundle_command(files, "probing"), *flags(downstream_settings(tiny, out, pretrained_checkpoint=checkpoint))])
+        run([*bundle_command(files, "probing"), *flags(downstream_settings(tiny, out, "classification", pretrained_checkpoint=checkpoint))])
         results[name] = json.loads((out / "probe_metrics.json").read_text())
         assert not (out / "models").exists()  # nothing is trained or saved
     for result in results.values():
@@ -155,7 +158,7 @@ def test_frozen_feature_probe_scores_pretrained_and_random_encoders(tiny, tmp_pa
 @pytest.mark.slow
 def test_segmentation_trains_infers_masks_and_exports(tiny, tmp_path):
     out = tmp_path / "seg"
-    settings = downstream_settings(tiny, out, **{"network_def#feature_size": 8})
+    settings = downstream_settings(tiny, out, "segmentation", **{"network_def#feature_size": 8})
     run([*bundle_command(configs("msfm_seg", "train.json")), *flags(settings)])
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["num_samples"] == 40 and 0.0 <= metrics["test_dice"] <= 1.0
@@ -230,6 +233,9 @@ def test_segmentation_training_flips_image_and_mask_left_right_together():
 def zero_shot_settings(tiny: Path, out: Path, **extra) -> dict:
     return {
         "dataset_dir": tiny / "data",
+        "datalist": tiny / "data" / "pneumonia" / "datalist.json",
+        "grounding_datalist": tiny / "data" / "grounding" / "datalist.json",
+        "retrieval_datalist": tiny / "data" / "retrieval" / "datalist.json",
         "pretrained_checkpoint": tiny / "pretrained.pt",
         "tokenizer_dir": tiny / "tokenizer",
         "output_dir": out,
@@ -306,7 +312,7 @@ def test_same_commands_on_prepared_official_layouts(tiny, tmp_path):
     fixtures.make_mscxr(mscxr)
     prepare_dataset("mscxr", mscxr, mscxr / "prepared_mscxr")
     out = tmp_path / "seg"
-    settings = downstream_settings(tiny, out, dataset_dir=siim, datalist=siim / "prepared" / "datalist_100.json",
+    settings = downstream_settings(tiny, out, "segmentation", dataset_dir=siim, datalist=siim / "prepared" / "datalist_100.json",
                                    **{"network_def#feature_size": 8, "epoch_length": 1})
     run([*bundle_command(configs("msfm_seg", "train.json")), *flags(settings)])
     assert json.loads((out / "metrics.json").read_text())["num_samples"] == 1

@@ -11,7 +11,8 @@ import torch
 from monai.bundle import ConfigParser, ckpt_export
 from pydicom.uid import generate_uid
 
-from msfm.data import make_dicom, synthesize_case
+from msfm.data import make_dicom
+from msfm.demo import synthesize_case
 from tests.conftest import REPO_ROOT
 
 # Values of the Patient and Study modules, which the standard makes SEG and SR copy from the source.

@@ -19,9 +19,18 @@ from msfm.data.reports import clean_report, report_sentences
 transformers, _ = optional_import("transformers")
 tokenizers, _ = optional_import("tokenizers")
 
-__all__ = ["train_wordpiece_tokenizer", "load_or_train_tokenizer", "tokenize_sentences", "TokenizeReportd"]
+__all__ = [
+    "TokenizeReportd",
+    "load_or_train_tokenizer",
+    "load_tokenizer",
+    "tokenize_sentences",
+    "train_wordpiece_tokenizer",
+]
 
 logger = logging.getLogger(__name__)
+
+# written beside a tokenizer that msfm trained: which reports it learned its vocabulary from
+TRAINED_ON = "msfm_tokenizer_source.json"
 
 
 def train_wordpiece_tokenizer(
@@ -64,6 +73,20 @@ def train_wordpiece_tokenizer(
     return transformers.AutoTokenizer.from_pretrained(os.fspath(save_dir))
 
 
+def load_tokenizer(path: str | os.PathLike):
+    """Load a saved tokenizer (a ``save_pretrained`` directory, e.g. a pretrained BERT's); never trains one.
+
+    Raises:
+        FileNotFoundError: naming the directory and how to make the tokenizer.
+    """
+    if not (Path(path) / "tokenizer_config.json").exists():
+        raise FileNotFoundError(
+            f"no tokenizer in {path}: run the pretraining bundle's 'prepare' (its 'training' runs it first), or "
+            "set tokenizer_dir to the pretraining run's models/tokenizer."
+        )
+    return transformers.AutoTokenizer.from_pretrained(os.fspath(path))
+
+
 def load_or_train_tokenizer(
     path: str | os.PathLike,
     datalist: str | os.PathLike | None = None,
@@ -71,7 +94,10 @@ def load_or_train_tokenizer(
     min_frequency: int = 2,
     key: str = "training",
 ):
-    """Load the tokenizer saved in ``path``, or train one on the reports of ``datalist[key]`` and cache it there.
+    """Load the tokenizer saved in ``path``, or train one on the reports of ``datalist[key]`` and save it there.
+
+    A tokenizer that msfm trained records its datalist beside it; loading it for another datalist is an error,
+    so that a stale vocabulary (say, the demo's) never carries into a new corpus's pretraining.
 
     Args:
         path: tokenizer directory (a pretrained model's own directory works too).
@@ -85,8 +111,10 @@ def load_or_train_tokenizer(
 
     Raises:
         FileNotFoundError: when there is no tokenizer at ``path`` and no datalist to train one.
+        ValueError: naming both, when the tokenizer at ``path`` was trained on another datalist.
     """
     path = Path(path)
+    source = {"datalist": os.path.abspath(datalist), "section": key} if datalist is not None else None
     if not (path / "tokenizer_config.json").exists():
         if datalist is None:
             raise FileNotFoundError(f"no tokenizer in {path} and no datalist given to train one.")
@@ -97,7 +125,15 @@ def load_or_train_tokenizer(
                     entries = json.load(f)[key]
                 logger.info(f"training a WordPiece tokenizer on {len(entries)} reports of {datalist} into {path}")
                 train_wordpiece_tokenizer((e["report"] for e in entries), path, vocab_size, min_frequency)
-    return transformers.AutoTokenizer.from_pretrained(os.fspath(path))
+                (path / TRAINED_ON).write_text(json.dumps(source, indent=2))
+    elif source is not None and (path / TRAINED_ON).exists():
+        trained_on = json.loads((path / TRAINED_ON).read_text())
+        if trained_on != source:
+            raise ValueError(
+                f"the tokenizer in {path} was trained on {trained_on['datalist']}, not {source['datalist']}: set "
+                "tokenizer_dir (or model_dir) to a new folder, or delete the old tokenizer."
+            )
+    return load_tokenizer(path)
 
 
 def tokenize_sentences(

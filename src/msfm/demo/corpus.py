@@ -21,7 +21,15 @@ from monai.utils import optional_import
 
 Image, _ = optional_import("PIL.Image")
 
-__all__ = ["FINDING_TYPES", "SIDES", "ZONES", "make_demo_dataset", "ensure_demo_datalist", "synthesize_case"]
+__all__ = [
+    "FINDING_TYPES",
+    "SIDES",
+    "ZONES",
+    "ensure_demo_datalist",
+    "make_demo_dataset",
+    "refuse_foreign_folder",
+    "synthesize_case",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -231,13 +239,35 @@ def make_demo_dataset(
     return path
 
 
+def refuse_foreign_folder(folder: str | os.PathLike, own: tuple[str, ...] = ()) -> None:
+    """Stop before demo data is written into a folder that already holds anything but ``own`` entries.
+
+    Raises:
+        ValueError: naming the folder.
+    """
+    folder = Path(folder)
+    foreign = sorted(p.name for p in folder.iterdir() if p.name not in own) if folder.is_dir() else []
+    if foreign:
+        raise ValueError(
+            f"{folder} is not empty ({len(foreign)} entries, e.g. {foreign[0]!r}) and holds no demo data: synthetic "
+            "data is only generated into an empty or new folder. Pass the datalist of your own data (--datalist), "
+            "or choose another folder for the demo (an interrupted generation leaves such a folder: delete it)."
+        )
+
+
 def ensure_demo_datalist(dataset_dir: str | os.PathLike, n: int = 2000, seed: int = 0, image_size: int = 128) -> str:
-    """Return ``dataset_dir/datalist.json``, generating the demo corpus first when it is missing."""
+    """Return ``dataset_dir/datalist.json``, generating the demo corpus first when it is missing.
+
+    Raises:
+        ValueError: when ``dataset_dir`` holds files but no demo corpus (generation never writes where a user's
+            data may be).
+    """
     path = Path(dataset_dir) / "datalist.json"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(f"{path}.lock"):  # ranks of one torchrun start together: one writes, the others wait
             if not path.exists():
+                refuse_foreign_folder(dataset_dir, own=(f"{path.name}.lock",))
                 logger.info(f"generating the demo corpus ({n} cases) in {dataset_dir}")
                 make_demo_dataset(dataset_dir, n=n, seed=seed, image_size=image_size)
     return os.fspath(path)

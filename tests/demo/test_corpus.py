@@ -5,7 +5,8 @@ import json
 import numpy as np
 from PIL import Image
 
-from msfm.data import ensure_demo_datalist, make_demo_dataset, report_sentences
+from msfm.data import report_sentences
+from msfm.demo import ensure_demo_datalist, make_demo_dataset
 
 
 def test_deterministic_and_complete(tmp_path):

@@ -2,11 +2,10 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
-from msfm.data import DEMO_TASKS, datalist_classes, ensure_demo_task, load_split, make_demo_tasks, read_radiograph
-from msfm.data.demo import FINDING_TYPES
+from msfm.data import datalist_classes, load_split, read_radiograph
+from msfm.demo import DEMO_TASKS, FINDING_TYPES, ensure_demo_task, make_demo_tasks
 from msfm.metrics import boxes_to_mask
 
 

@@ -4,7 +4,7 @@ One pool of synthetic cases (drawn independently of the pretraining corpus) is s
 and test, and written as one datalist family per task, each exactly as :mod:`msfm.data.datasets` writes the
 real dataset it stands for:
 
-- ``classification``: multi-label over :data:`~msfm.data.demo.FINDING_TYPES` (like CheXpert / NIH);
+- ``classification``: multi-label over :data:`~msfm.demo.corpus.FINDING_TYPES` (like CheXpert / NIH);
 - ``pneumonia``: one binary label, "opacity" standing in for pneumonia (like RSNA), with its boxes;
 - ``segmentation``: pneumothorax masks as PNG (like SIIM);
 - ``grounding``: a finding's sentence as the phrase, with its box (like MS-CXR);
@@ -25,7 +25,7 @@ from filelock import FileLock
 from monai.utils import optional_import
 
 from msfm.data.datasets.common import ErrorPolicy, write_datalists
-from msfm.data.demo import FINDING_TYPES, synthesize_case
+from msfm.demo.corpus import FINDING_TYPES, refuse_foreign_folder, synthesize_case
 
 Image, _ = optional_import("PIL.Image")
 
@@ -114,16 +114,18 @@ def ensure_demo_task(dataset_dir: str | os.PathLike, task: str, datalist_name: s
         datalist_name: ``datalist.json`` or ``datalist_<pct>.json``.
 
     Raises:
-        ValueError: for an unknown task.
+        ValueError: for an unknown task, or when ``dataset_dir`` holds files of another kind (generation never
+            writes where a user's data may be).
     """
     if task not in DEMO_TASKS:
         raise ValueError(f"unknown demo task {task!r}; choose from {DEMO_TASKS}")
     dataset_dir = Path(dataset_dir)
     ready = dataset_dir / DEMO_TASKS[-1] / "summary.json"  # the last file written
     if not ready.exists():
-        dataset_dir.mkdir(parents=True, exist_ok=True)
+        dataset_dir.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(f"{dataset_dir}.lock"):
             if not ready.exists():
+                refuse_foreign_folder(dataset_dir)
                 logger.info(f"generating the downstream demo sets in {dataset_dir}")
                 make_demo_tasks(dataset_dir)
     return os.fspath(dataset_dir / task / datalist_name)
