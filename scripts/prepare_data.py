@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from msfm.data.datasets import DATASETS, PreparationError, prepare_dataset
+from msfm.data.datasets import DATASETS, PreparationError, dataset_options, prepare_dataset
 
 
 def parse_mapping(text: str) -> dict[str, str]:
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     group = parser.add_argument_group("dataset options")
     group.add_argument("--reports-root", help="mimic: root of the report .txt files (default: --root)")
     group.add_argument("--all-views", action="store_true", help="mimic, chexpert: keep lateral views too")
-    group.add_argument("--label-set", choices=("5", "14"), default="5", help="chexpert: 5 tasks or 14 classes")
+    group.add_argument("--label-set", choices=("5", "14"), help="chexpert: 5 tasks (default) or 14 classes")
     group.add_argument(
         "--uncertain-ones", help="chexpert: classes whose -1 labels become 1 (default Atelectasis,Edema)"
     )
@@ -46,19 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--annotations", help="mscxr: the MS-CXR CSV (default: found in --root)")
     args = parser.parse_args(argv)
 
-    options: dict = {}
-    if args.dataset == "mimic":
-        options = {"reports_root": args.reports_root, "views": None if args.all_views else ("PA", "AP")}
-    elif args.dataset == "chexpert":
-        options = {"label_set": args.label_set, "frontal_only": not args.all_views}
-        if args.uncertain_ones is not None:
-            options["uncertain_ones"] = tuple(c.strip() for c in args.uncertain_ones.split(",") if c.strip())
-    elif args.dataset == "mscxr" and args.annotations:
-        options = {"annotations": args.annotations}
-    if args.validation_size is not None:
-        options["validation_size"] = args.validation_size
-    if args.test_size is not None:
-        options["test_size"] = args.test_size
+    settings = ("reports_root", "all_views", "label_set", "uncertain_ones", "validation_size", "test_size", "annotations")
+    try:
+        options = dataset_options(args.dataset, **{name: getattr(args, name) for name in settings})
+    except ValueError as error:
+        parser.error(str(error))
     fractions = [float(f) for f in args.fractions.split(",") if f]
     try:
         prepare_dataset(

@@ -31,6 +31,9 @@ class ResumableCheckpoint:
     At ``STARTED`` it restores the newest readable checkpoint in ``ckpt_dir`` (``weights_only=True``), including the
     iteration count, so a run killed mid-epoch continues from its last save. Attach it before other handlers.
 
+    Not MONAI's ``CheckpointSaver(save_interval, epoch_level=False, save_final=True)``: on an exception that saves
+    the failed iteration's count, so a resumed run would skip the iteration that failed; and it restores nothing.
+
     Args:
         ckpt_dir: directory of the run's checkpoints.
         save_dict: objects to save and restore besides the engine (network, loss, optimizer, scheduler, ...).

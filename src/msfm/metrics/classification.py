@@ -1,4 +1,4 @@
-"""Mean AUC over classes, computed by scikit-learn as the reference protocols do."""
+"""Mean AUC over classes (MONAI's ``compute_roc_auc``, equal to scikit-learn's ``roc_auc_score``)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import warnings
 
 import numpy as np
 import torch
-from monai.metrics import CumulativeIterationMetric
-from monai.utils import optional_import
-
-roc_auc_score, _ = optional_import("sklearn.metrics", name="roc_auc_score")
+from monai.metrics import CumulativeIterationMetric, compute_roc_auc
+from monai.utils import Average
 
 __all__ = ["per_class_auc", "MeanAUCMetric"]
 
@@ -18,8 +16,8 @@ logger = logging.getLogger(__name__)
 
 
 def per_class_auc(scores: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor) -> np.ndarray:
-    """``sklearn.metrics.roc_auc_score`` of each class column; NaN (with a warning) for a class whose labels are
-    all equal, where AUC is undefined.
+    """ROC AUC of each class column (MONAI's ``compute_roc_auc``); NaN (with a warning that names the class) for
+    a class whose labels are all equal, where AUC is undefined.
 
     Args:
         scores: ``[N]`` or ``[N, C]`` scores (probabilities or logits: AUC depends only on their order).
@@ -32,12 +30,12 @@ def per_class_auc(scores: np.ndarray | torch.Tensor, labels: np.ndarray | torch.
     labels = np.asarray(torch.as_tensor(labels).detach().float().cpu()).reshape(len(labels), -1)
     if scores.shape != labels.shape:
         raise ValueError(f"scores {scores.shape} and labels {labels.shape} differ in shape.")
-    aucs = np.full(scores.shape[1], np.nan)
-    for c in range(scores.shape[1]):
-        if len(np.unique(labels[:, c])) < 2:
-            warnings.warn(f"class {c}: only one label value among {len(labels)} samples; its AUC is undefined.")
-            continue
-        aucs[c] = roc_auc_score(labels[:, c], scores[:, c])
+    with warnings.catch_warnings():  # replaced below by a warning that names the class
+        warnings.filterwarnings("ignore", message="y values can not be all")
+        aucs = compute_roc_auc(torch.as_tensor(scores), torch.as_tensor(labels), average=Average.NONE)
+    aucs = np.asarray(aucs if isinstance(aucs, list) else [aucs], dtype=float)
+    for c in np.flatnonzero(np.isnan(aucs)):
+        warnings.warn(f"class {c}: only one label value among {len(labels)} samples; its AUC is undefined.")
     return aucs
 
 

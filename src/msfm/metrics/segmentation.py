@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from monai.metrics import CumulativeIterationMetric
+from monai.metrics import CumulativeIterationMetric, compute_dice
 
 __all__ = ["per_image_dice", "ImageDiceMetric"]
 
@@ -13,7 +13,7 @@ def per_image_dice(pred: torch.Tensor, target: torch.Tensor, threshold: float = 
 
     ``D = 1`` if ``|P| = |G| = 0``; ``0`` if exactly one is empty; else ``2|P ∩ G| / (|P| + |G|)``.
 
-    Unlike MONAI's ``DiceMetric`` (which ignores images with empty ground truth by default), every image counts.
+    This is MONAI's ``compute_dice`` with ``ignore_empty=False``; unlike MONAI's default, every image counts.
 
     Args:
         pred: ``[B, ...]`` probabilities.
@@ -25,10 +25,8 @@ def per_image_dice(pred: torch.Tensor, target: torch.Tensor, threshold: float = 
     """
     if pred.shape != target.shape:
         raise ValueError(f"prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape.")
-    predicted, truth = (pred > threshold).flatten(1), (target > 0.5).flatten(1)
-    intersection = (predicted & truth).sum(dim=1).float()
-    sizes = (predicted.sum(dim=1) + truth.sum(dim=1)).float()
-    return torch.where(sizes == 0, torch.ones_like(sizes), 2 * intersection / sizes.clamp_min(1))
+    predicted, truth = ((x.flatten(1)[:, None]).float() for x in (pred > threshold, target > 0.5))
+    return compute_dice(predicted, truth, include_background=True, ignore_empty=False)[:, 0]
 
 
 class ImageDiceMetric(CumulativeIterationMetric):

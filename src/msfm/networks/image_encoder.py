@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from einops import rearrange
 from monai.networks.blocks import TransformerBlock
 from monai.networks.blocks.pos_embed_utils import build_sincos_position_embedding
 from monai.networks.nets import ViT
@@ -16,10 +17,7 @@ __all__ = ["MSFMImageEncoder", "MaskedPatchDecoder", "build_vit", "patchify"]
 
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     """``[B, C, H, W]`` → ``[B, R, p·p·C]`` in the row-major patch order of the ViT's patch embedding."""
-    b, c, h, w = images.shape
-    grid_h, grid_w = h // patch_size, w // patch_size
-    patches = images.reshape(b, c, grid_h, patch_size, grid_w, patch_size)
-    return patches.permute(0, 2, 4, 3, 5, 1).reshape(b, grid_h * grid_w, patch_size * patch_size * c)
+    return rearrange(images, "b c (h p1) (w p2) -> b (h w) (p1 p2 c)", p1=patch_size, p2=patch_size)
 
 
 def freeze_unused_cross_attention_norms(blocks: nn.ModuleList) -> None:

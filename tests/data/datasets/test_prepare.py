@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from msfm.data import read_radiograph
-from msfm.data.datasets import PreparationError, decode_rle, encode_rle, prepare_dataset
+from msfm.data.datasets import PreparationError, dataset_options, decode_rle, encode_rle, prepare_dataset
 from tests.conftest import REPO_ROOT
 from tests.data.datasets import fixtures
 
@@ -289,3 +289,19 @@ def test_cli_and_no_phi_anywhere(tmp_path):
         assert secret not in written and secret not in names
     failed = run_prepare_cli(root, tmp_path / "out2")
     assert failed.returncode == 1 and "error:" in failed.stderr and "malformed run-length" in failed.stderr
+
+
+def test_command_line_settings_map_to_each_preparer():
+    assert dataset_options("mimic", reports_root="/r", all_views=False) == {"reports_root": "/r", "views": ("PA", "AP")}
+    assert dataset_options("mimic", all_views=True) == {"views": None}
+    assert dataset_options("chexpert", label_set="14", uncertain_ones="Edema, Atelectasis", validation_size=10) == {
+        "label_set": "14",
+        "validation_size": 10,
+        "frontal_only": True,
+        "uncertain_ones": ("Edema", "Atelectasis"),
+    }
+    assert dataset_options("nih", label_set=None, validation_size=None) == {}
+    with pytest.raises(ValueError, match="--label-set does not apply to nih; it is for chexpert"):
+        dataset_options("nih", label_set="5")
+    with pytest.raises(ValueError, match="--test-size does not apply to chexpert"):
+        dataset_options("chexpert", test_size=3)

@@ -22,6 +22,7 @@ __all__ = [
     "CHEXPERT_5",
     "CHEXPERT_UNCERTAIN_ONES",
     "DATASETS",
+    "dataset_options",
     "ErrorPolicy",
     "MSCXR_CATEGORIES",
     "NIH_CLASSES",
@@ -82,6 +83,44 @@ def verify_images(root: Path, splits: dict[str, list[dict]], errors: ErrorPolicy
                 continue
             kept[name].append(entry)
     return kept
+
+
+# which dataset takes which command-line setting (the preparers' own keyword arguments)
+_SETTINGS = {
+    "reports_root": ("mimic",),
+    "all_views": ("mimic", "chexpert"),
+    "label_set": ("chexpert",),
+    "uncertain_ones": ("chexpert",),
+    "validation_size": ("chexpert", "nih", "rsna", "siim"),
+    "test_size": ("rsna", "siim"),
+    "annotations": ("mscxr",),
+}
+
+
+def dataset_options(dataset: str, **settings) -> dict:
+    """The ``prepare_<dataset>`` keyword arguments for command-line settings (``None`` or ``False``: not given).
+
+    ``all_views`` keeps lateral views (mimic: ``views=None``, chexpert: ``frontal_only=False``); ``uncertain_ones``
+    is a comma-separated class list; the other settings pass through under their own names.
+
+    Raises:
+        ValueError: naming a given setting that ``dataset`` does not take, and the datasets that do.
+    """
+    given = {name: value for name, value in settings.items() if value not in (None, False)}
+    for name in given:
+        if name not in _SETTINGS:
+            raise ValueError(f"unknown setting {name!r}; known: {sorted(_SETTINGS)}")
+        if dataset not in _SETTINGS[name]:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} does not apply to {dataset}; it is for {', '.join(_SETTINGS[name])}")
+    options = {k: v for k, v in given.items() if k not in ("all_views", "uncertain_ones")}
+    if dataset == "mimic":
+        options["views"] = None if given.get("all_views") else ("PA", "AP")
+    if dataset == "chexpert":
+        options["frontal_only"] = not given.get("all_views")
+        if "uncertain_ones" in given:
+            options["uncertain_ones"] = tuple(c.strip() for c in given["uncertain_ones"].split(",") if c.strip())
+    return options
 
 
 def prepare_dataset(

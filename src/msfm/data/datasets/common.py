@@ -120,6 +120,10 @@ def split_off(
 ) -> tuple[list[dict], list[dict]]:
     """Split ``size`` entries off (stratified by ``stratum``), deterministically by ``seed``.
 
+    Not scikit-learn's ``train_test_split(stratify=...)``: it rejects any stratum with a single member, which
+    small real subsets (a site's own images, a pilot) have for rare findings; here each stratum keeps its rounded
+    share and a rare one simply stays in the larger part.
+
     Returns:
         ``(rest, taken)``.
     """
@@ -144,7 +148,8 @@ def nested_fractions(
     """Nested, stratified label-fraction subsets: one seeded order per stratum, each fraction a prefix of it.
 
     So a smaller fraction is always contained in a larger one, and each stratum keeps its share (at least one
-    entry per non-empty stratum).
+    entry per non-empty stratum). scikit-learn's splitters draw each subset independently, so they cannot give
+    the nesting the label-fraction protocol needs.
     """
     rng = np.random.default_rng(seed)
     orders = [rng.permutation(indices).tolist() for _, indices in sorted(_strata(entries, stratum).items(), key=str)]

@@ -41,6 +41,11 @@ def _read_entries(path: Path) -> list[tuple[str, str, str]]:
 def _split_patients(
     entries: list[dict], patient_of: dict[str, str], size: int, seed: int
 ) -> tuple[list[dict], list[dict]]:
+    """Hold out whole patients, in a seeded order, until about ``size`` images are held out.
+
+    Not scikit-learn's ``GroupShuffleSplit``: its ``test_size`` counts patients, while the protocol asks for a
+    number of images.
+    """
     patients = sorted(set(patient_of.values()))
     held: set[str] = set()
     count, taken = Counter(patient_of.values()), 0
