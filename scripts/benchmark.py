@@ -35,10 +35,10 @@ def build(name: str, device: torch.device):
     parser.read_config([str(CONFIGS / f) for f in SETTINGS[name]["files"]])
     parser.update(
         {
-            "vocab_size": SETTINGS[name]["vocab_size"],
+            "text_encoder#tokenizer": None,  # no data: the vocabulary size and special ids are given instead
+            "text_encoder#vocab_size": SETTINGS[name]["vocab_size"],
             "text_encoder#mask_token_id": 4,
             "text_encoder#pad_token_id": 0,
-            "network_def#negative_sampler#pad_token_id": 0,
             "device": device,
         }
     )

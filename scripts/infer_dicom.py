@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seg-configs", type=split, default=[str(BUNDLES / "msfm_seg/configs/inference.json")])
     parser.add_argument("--cls-configs", type=split, default=[str(BUNDLES / "msfm_cls/configs/inference.json")])
     parser.add_argument(
-        "--zeroshot-configs", type=split, default=[str(BUNDLES / "msfm_zeroshot/configs/evaluate.json")]
+        "--zeroshot-configs",
+        type=split,
+        default=[str(BUNDLES / "msfm/configs/train.json"), str(BUNDLES / "msfm_zeroshot/configs/evaluate.json")],
     )
     parser.add_argument("--zeroshot-finding", default="pneumonia", help="the name the zero-shot score is reported as")
     parser.add_argument("--skip-invalid", action="store_true", help="count and log unreadable inputs, do not stop")

@@ -4,6 +4,18 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from msfm import data, demo, engines, evaluation, handlers, losses, metrics, networks, visualize
+from msfm import data, demo, engines, evaluation, handlers, losses, metrics, networks, optimizers, visualize
 
-__all__ = ["__version__", "data", "demo", "engines", "evaluation", "handlers", "losses", "metrics", "networks", "visualize"]
+__all__ = [
+    "__version__",
+    "data",
+    "demo",
+    "engines",
+    "evaluation",
+    "handlers",
+    "losses",
+    "metrics",
+    "networks",
+    "optimizers",
+    "visualize",
+]

@@ -230,6 +230,12 @@ def test_segmentation_training_flips_image_and_mask_left_right_together():
     assert torch.equal(torch.as_tensor(flipped["label"]), label.flip(-1))
 
 
+def zero_shot_configs() -> str:
+    """The zero-shot bundle after the pretraining config that defines its network."""
+    files = (REPO_ROOT / "bundles" / "msfm" / "configs" / "train.json", REPO_ROOT / "bundles" / "msfm_zeroshot" / "configs" / "evaluate.json")
+    return "[" + ",".join(f"'{f}'" for f in files) + "]"
+
+
 def zero_shot_settings(tiny: Path, out: Path, **extra) -> dict:
     return {
         "dataset_dir": tiny / "data",
@@ -260,7 +266,7 @@ def test_zero_shot_scorer_is_the_two_prompt_softmax(tiny, tmp_path):
     from msfm.deploy.pipeline import ZeroShotScorer
 
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in zero_shot_settings(tiny, tmp_path).items()}
-    files = [str(REPO_ROOT / "bundles" / "msfm_zeroshot" / "configs" / "evaluate.json")]
+    files = [str(REPO_ROOT / "bundles" / b / "configs" / n) for b, n in (("msfm", "train.json"), ("msfm_zeroshot", "evaluate.json"))]
     scorer = ZeroShotScorer(files, overrides=settings)
     image = sorted((tiny / "data" / "images").glob("*.png"))[0]
     parser = ConfigParser()
@@ -285,7 +291,7 @@ def test_zero_shot_scorer_is_the_two_prompt_softmax(tiny, tmp_path):
 def test_zero_shot_suite(tiny, tmp_path, checkpoint):
     out = tmp_path / "zs"
     extra = {"pretrained_checkpoint": "$None"} if checkpoint == "random" else {}
-    files = configs("msfm_zeroshot", "evaluate.json")
+    files = zero_shot_configs()
     run([*bundle_command(files, "evaluating"), "--tracking", "mlflow", *flags(zero_shot_settings(tiny, out, **extra))])
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0 <= metrics["zero_shot_auc"] <= 1 and metrics["zero_shot_samples"] == 40
@@ -321,6 +327,6 @@ def test_same_commands_on_prepared_official_layouts(tiny, tmp_path):
     assert np.asarray(Image.open(mask)).shape == (48, 64)
     zs = tmp_path / "zs"
     grounding = {"grounding_dataset_dir": mscxr, "grounding_datalist": mscxr / "prepared_mscxr" / "datalist.json"}
-    run([*bundle_command(configs("msfm_zeroshot", "evaluate.json"), "evaluating"),
+    run([*bundle_command(zero_shot_configs(), "evaluating"),
          *flags(zero_shot_settings(tiny, zs, **grounding))])
     assert json.loads((zs / "metrics.json").read_text())["grounding_samples"] == 1

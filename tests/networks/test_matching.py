@@ -61,7 +61,10 @@ def test_near_duplicates():
             [20, 21, 22, 23, 7, 8, 0, 0, 0, 0, 0, 0],
         ]
     )
-    near = report_duplicate_mask(tokens, tokens, threshold=0.85)
-    exact = report_duplicate_mask(tokens, tokens, threshold=1.0)
+    mask = tokens != 0  # the attention mask: padding does not count
+    near = report_duplicate_mask(tokens, tokens, 0.85, mask, mask)
+    exact = report_duplicate_mask(tokens, tokens, 1.0, mask, mask)
+    padded = torch.cat([tokens[:1], torch.zeros(1, 4, dtype=torch.long)], dim=1)  # the same words, longer padding
+    assert report_duplicate_mask(tokens[:1, :10], padded, 1.0, mask[:1, :10], padded != 0).item()
     assert near[0, 1] and near[1, 0] and not near[0, 2]
     assert not exact[0, 1] and exact.diagonal().all()

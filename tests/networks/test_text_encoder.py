@@ -74,3 +74,14 @@ def test_loads_a_local_pretrained_directory(tmp_path):
     )
     with pytest.raises(FileNotFoundError, match="not found"):
         MSFMTextEncoder(pretrained_path=tmp_path / "missing")
+
+
+def test_a_tokenizer_sets_the_vocabulary_and_special_ids(tmp_path):
+    from msfm.data import train_wordpiece_tokenizer
+
+    reports = ["FINDINGS: No effusion. Heart size normal.", "IMPRESSION: Right lower lobe opacity."] * 5
+    tokenizer = train_wordpiece_tokenizer(reports, tmp_path / "tok", vocab_size=60, min_frequency=1)
+    encoder = MSFMTextEncoder(**SMALL, tokenizer=tokenizer)
+    assert encoder.vocab_size == len(tokenizer) != SMALL["vocab_size"]
+    assert encoder.mask_token_id == tokenizer.mask_token_id
+    assert encoder.bert.config.pad_token_id == tokenizer.pad_token_id

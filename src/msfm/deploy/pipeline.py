@@ -46,7 +46,8 @@ class ZeroShotScorer:
     and preprocessing (:func:`msfm.evaluation.zero_shot_probability`).
 
     Args:
-        config_files: ``msfm_zeroshot`` configs (``evaluate.json`` first, then overrides such as ``demo.json``).
+        config_files: the pretraining ``train.json`` (the network), then ``msfm_zeroshot``'s ``evaluate.json``, then
+            overrides such as the two ``demo.json``.
         overrides: config values to set (``pretrained_checkpoint``, ``tokenizer_dir``, ...).
         finding: the name the probability is reported under.
         device: where the network runs.

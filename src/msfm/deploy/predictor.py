@@ -12,6 +12,8 @@ from monai.bundle import ConfigParser
 from monai.data import load_net_with_metadata
 from monai.transforms import Compose, SaveImaged
 
+from msfm.networks.checkpoints import load_network_weights
+
 __all__ = ["BundlePredictor"]
 
 
@@ -70,14 +72,14 @@ class BundlePredictor:
 
         Raises:
             FileNotFoundError: naming the checkpoint when it does not exist.
+            ValueError: naming the checkpoint when its weights do not fit the configured network.
         """
         if not os.path.isfile(checkpoint):
             raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
         device = torch.device(device)
         parser = cls._parser([ConfigParser.load_config_file(f) for f in config_files], overrides, device)
         network = parser.get_parsed_content("network_def")
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        network.load_state_dict(state.get("model", state) if isinstance(state, dict) else state)
+        load_network_weights(network, checkpoint)
         metadata = json.loads(Path(metadata_file).read_text()) if metadata_file else {}
         return cls(network.to(device), parser, device, metadata)
 

@@ -97,11 +97,14 @@ class SuiteSettings:
         if self.random_baseline:
             self.encoders["random init"] = (RANDOM_INIT, self.tokenizer)
 
-    def configs(self, bundle: str, main: str, *extra: str) -> str:
-        """A ``--config_file`` list: ``main``, the bundle's ``demo.json`` at demo scale, then ``extra``."""
-        configs = Path(self.repo_root) / "bundles" / bundle / "configs"
-        files = [configs / main] + ([configs / "demo.json"] if self.scale == "demo" else [])
-        files += [configs / e for e in extra]
+    def configs(self, bundle: str, main: str, *extra: str, layered_on: tuple[str, str] | None = None) -> str:
+        """A ``--config_file`` list: ``main``, the bundle's ``demo.json`` at demo scale, then ``extra``; after
+        another bundle's ``(bundle, main)`` pair (and its ``demo.json``) when ``layered_on`` is given."""
+        files = []
+        for name, config in ([layered_on] if layered_on else []) + [(bundle, main)]:
+            folder = Path(self.repo_root) / "bundles" / name / "configs"
+            files += [folder / config] + ([folder / "demo.json"] if self.scale == "demo" else [])
+        files += [Path(self.repo_root) / "bundles" / bundle / "configs" / e for e in extra]
         return "[" + ",".join(f"'{f}'" for f in files) + "]"
 
 
@@ -168,7 +171,8 @@ def zero_shot_suite(settings: SuiteSettings, encoders: dict, out: Path) -> dict:
             "pretrained_checkpoint": checkpoint,
             "tokenizer_dir": tokenizer,
         }
-        config_files = settings.configs("msfm_zeroshot", "evaluate.json")
+        # the zero-shot bundle takes its network from the pretraining configs
+        config_files = settings.configs("msfm_zeroshot", "evaluate.json", layered_on=("msfm", "train.json"))
         results[encoder] = _metrics(run_bundle(settings, "evaluating", config_files, out / "msfm_zeroshot" / encoder, overrides))
     return results
 

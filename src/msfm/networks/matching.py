@@ -14,7 +14,11 @@ __all__ = ["HardNegativeSampler", "MatchingPairs", "report_duplicate_mask"]
 
 
 def report_duplicate_mask(
-    tokens_a: torch.Tensor, tokens_b: torch.Tensor, threshold: float = 1.0, pad_token_id: int = 0
+    tokens_a: torch.Tensor,
+    tokens_b: torch.Tensor,
+    threshold: float = 1.0,
+    mask_a: torch.Tensor | None = None,
+    mask_b: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Pairs of reports that must not serve as each other's negatives.
 
@@ -26,19 +30,20 @@ def report_duplicate_mask(
         tokens_a: ``[A, L]`` token ids.
         tokens_b: ``[B, L]`` token ids.
         threshold: cosine at or above which two reports count as duplicates.
-        pad_token_id: id ignored in the bags.
+        mask_a: ``[A, L]`` attention mask (0 on padding); None counts every token.
+        mask_b: ``[B, L]`` attention mask of ``tokens_b``.
 
     Returns:
         ``[A, B]`` bool.
     """
     vocab = int(torch.maximum(tokens_a.max(), tokens_b.max())) + 1
 
-    def bags(tokens: torch.Tensor) -> torch.Tensor:
+    def bags(tokens: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         counts = torch.zeros(tokens.shape[0], vocab, device=tokens.device)
-        counts.scatter_add_(1, tokens, (tokens != pad_token_id).float())
+        counts.scatter_add_(1, tokens, torch.ones_like(tokens, dtype=torch.float) if mask is None else mask.float())
         return F.normalize(counts, dim=-1)
 
-    return bags(tokens_a) @ bags(tokens_b).t() >= threshold - 1e-6
+    return bags(tokens_a, mask_a) @ bags(tokens_b, mask_b).t() >= threshold - 1e-6
 
 
 class MatchingPairs(NamedTuple):
@@ -65,7 +70,6 @@ class HardNegativeSampler(nn.Module):
         floor: added to every admissible probability so that sampling never fails.
         duplicate_threshold: bag-of-tokens cosine from which two reports count as duplicates
             (see :func:`report_duplicate_mask`).
-        pad_token_id: padding id of the report tokens.
         seed: seed of the sampling generator (offset by the rank in distributed runs).
     """
 
@@ -74,14 +78,12 @@ class HardNegativeSampler(nn.Module):
         temperature: float = 0.07,
         floor: float = 1e-4,
         duplicate_threshold: float = 0.9,
-        pad_token_id: int = 0,
         seed: int = 0,
     ) -> None:
         super().__init__()
         self.temperature = temperature
         self.floor = floor
         self.duplicate_threshold = duplicate_threshold
-        self.pad_token_id = pad_token_id
         self.seed = seed
         self.generator: torch.Generator | None = None
 
@@ -109,7 +111,11 @@ class HardNegativeSampler(nn.Module):
         return index.to(similarity.device), valid
 
     def forward(
-        self, image_emb: torch.Tensor, text_emb: torch.Tensor, report_tokens: torch.Tensor | None = None
+        self,
+        image_emb: torch.Tensor,
+        text_emb: torch.Tensor,
+        report_tokens: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
     ) -> MatchingPairs:
         """
         Args:
@@ -117,6 +123,7 @@ class HardNegativeSampler(nn.Module):
             text_emb: ``[B, D]`` this rank's report embeddings.
             report_tokens: ``[B, L]`` report token ids, to exclude duplicate reports; None excludes only the
                 matching pair.
+            attention_mask: ``[B, L]``, 0 on the padding of ``report_tokens``.
 
         Returns:
             the positive and negative pairs with their targets and weights (:class:`MatchingPairs`).
@@ -127,8 +134,9 @@ class HardNegativeSampler(nn.Module):
         positives = torch.arange(batch, device=image_emb.device) + rank_offset(batch)
         excluded = F.one_hot(positives, all_texts.shape[0]).bool()
         if report_tokens is not None:
+            all_masks = None if attention_mask is None else gather_no_grad(attention_mask)
             excluded |= report_duplicate_mask(
-                report_tokens, gather_no_grad(report_tokens), self.duplicate_threshold, self.pad_token_id
+                report_tokens, gather_no_grad(report_tokens), self.duplicate_threshold, attention_mask, all_masks
             )
         image_unit, text_unit = F.normalize(image_emb, dim=-1), F.normalize(text_emb, dim=-1)
         negative_text, text_valid = self.sample_negatives(image_unit @ F.normalize(all_texts, dim=-1).t(), excluded)

@@ -125,7 +125,7 @@ class MSFMNet(nn.Module):
             "logit_scale": self.logit_scale,
         }
         if matching:
-            pairs = self.negative_sampler(outputs["image_emb"], outputs["text_emb"], input_ids)
+            pairs = self.negative_sampler(outputs["image_emb"], outputs["text_emb"], input_ids, attention_mask)
             outputs["itm_logits"] = self.itm_head(pairs.images, pairs.texts)
             outputs["itm_targets"], outputs["itm_weights"] = pairs.targets, pairs.weights
         if reconstruction:

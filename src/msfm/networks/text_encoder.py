@@ -66,6 +66,8 @@ class MSFMTextEncoder(nn.Module):
         mask_token_id: id of [MASK], for MLM.
         pad_token_id: id of the padding token.
         dropout: hidden and attention dropout (from scratch).
+        tokenizer: the report tokenizer; when given, its length, [MASK] and padding ids replace ``vocab_size``,
+            ``mask_token_id`` and ``pad_token_id``.
 
     Raises:
         FileNotFoundError: when ``pretrained_path`` is not a directory.
@@ -84,8 +86,11 @@ class MSFMTextEncoder(nn.Module):
         mask_token_id: int = 103,
         pad_token_id: int = 0,
         dropout: float = 0.1,
+        tokenizer=None,
     ) -> None:
         super().__init__()
+        if tokenizer is not None:
+            vocab_size, mask_token_id, pad_token_id = len(tokenizer), tokenizer.mask_token_id, tokenizer.pad_token_id
         if pretrained_path is not None:
             if not os.path.isdir(pretrained_path):
                 raise FileNotFoundError(f"pretrained text encoder directory not found: {pretrained_path}")
