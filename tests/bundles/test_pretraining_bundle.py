@@ -86,3 +86,12 @@ def test_torchrun_two_processes_on_cpu(tmp_path, dataset_dir):
     run(bundle_command(configs, launcher=launcher) + tiny_overrides(tmp_path, dataset_dir, max_epochs=1))
     # 43 training cases over 2 ranks of batch 8: 22 each (padded), 2 full batches per rank
     assert trainer_state(latest_checkpoints(tmp_path / "out" / "checkpoints")[0])["iteration"] == 2
+
+
+def test_paper_scale_without_a_datalist_stops_naming_it_and_writes_nothing(tmp_path):
+    command = bundle_command(config_list("train.json"))
+    command += [f"--bundle_root={tmp_path / 'bundle'}", f"--output_dir={tmp_path / 'out'}"]
+    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "--datalist" in result.stdout + result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -117,7 +117,10 @@ def load_or_train_tokenizer(
     source = {"datalist": os.path.abspath(datalist), "section": key} if datalist is not None else None
     if not (path / "tokenizer_config.json").exists():
         if datalist is None:
-            raise FileNotFoundError(f"no tokenizer in {path} and no datalist given to train one.")
+            raise FileNotFoundError(
+                f"no tokenizer in {path} and no datalist to train one on: pass --datalist FILE (or set "
+                "tokenizer_dir or text_pretrained_path to an existing tokenizer)."
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(f"{path}.lock"):  # ranks of one torchrun start together: one trains, the others wait
             if not (path / "tokenizer_config.json").exists():
