@@ -50,3 +50,19 @@ def test_transform_names_the_sample_on_an_empty_report(tokenizer):
     assert transform({"image": "a.png", "report": "FINDINGS: No effusion."})["input_ids"].shape == (16,)
     with pytest.raises(ValueError, match="bad.png: the report has no usable text"):
         transform({"image": "bad.png", "report": "  ___  "})
+
+
+def test_a_trained_tokenizer_is_not_reused_for_another_datalist(tmp_path):
+    import json as _json
+
+    from msfm.data import load_or_train_tokenizer
+
+    for name in ("a", "b"):
+        entries = [{"report": f"FINDINGS: {name} small effusion. No pneumothorax."}] * 4
+        (tmp_path / f"{name}.json").write_text(_json.dumps({"training": entries}))
+    first = load_or_train_tokenizer(tmp_path / "tok", tmp_path / "a.json", vocab_size=60)
+    assert len(load_or_train_tokenizer(tmp_path / "tok", tmp_path / "a.json", vocab_size=60)) == len(first)
+    with pytest.raises(ValueError, match="was trained on .*a.json, not .*b.json"):
+        load_or_train_tokenizer(tmp_path / "tok", tmp_path / "b.json", vocab_size=60)
+    with pytest.raises(FileNotFoundError, match="--datalist"):
+        load_or_train_tokenizer(tmp_path / "none")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from msfm.data import report_sentences
@@ -48,3 +49,12 @@ def test_ensure_creates_once(tmp_path):
     mtime = (tmp_path / "datalist.json").stat().st_mtime
     assert ensure_demo_datalist(tmp_path, n=5) == path
     assert (tmp_path / "datalist.json").stat().st_mtime == mtime
+
+
+def test_generation_refuses_a_folder_that_holds_other_files(tmp_path):
+    (tmp_path / "mimic-cxr-jpg").mkdir()
+    (tmp_path / "mimic-cxr-jpg" / "files").mkdir()
+    with pytest.raises(ValueError, match="not empty.*--datalist"):
+        ensure_demo_datalist(tmp_path / "mimic-cxr-jpg", n=5, image_size=32)
+    written = {p.name for p in (tmp_path / "mimic-cxr-jpg").iterdir()} - {"files", "datalist.json.lock"}
+    assert written == set()  # no image, no datalist
