@@ -22,7 +22,8 @@ from monai.bundle import ConfigParser
 
 from msfm.losses import MultiScaleLoss
 
-CONFIGS = Path(__file__).resolve().parents[1] / "bundles" / "msfm" / "configs"
+BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
+CONFIGS = BUNDLES / "msfm" / "configs"
 SETTINGS = {
     "tiny": {"files": ["train.json", "demo.json"], "vocab_size": 600},
     "base": {"files": ["train.json"], "vocab_size": 30522},
@@ -32,7 +33,8 @@ SETTINGS = {
 def build(name: str, device: torch.device):
     """Network, loss and optimizer of a bundle setting, without data or tokenizer."""
     parser = ConfigParser()
-    parser.read_config([str(CONFIGS / f) for f in SETTINGS[name]["files"]])
+    workflow = BUNDLES / "common" / "configs" / "workflow.json"
+    parser.read_config([str(workflow), *(str(CONFIGS / f) for f in SETTINGS[name]["files"])])
     parser.update(
         {
             "text_encoder#tokenizer": None,  # no data: the vocabulary size and special ids are given instead

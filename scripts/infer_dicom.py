@@ -2,7 +2,7 @@
 
 Usage:
     python scripts/infer_dicom.py INPUT --out DIR [--seg MODEL] [--cls MODEL --class-names a,b,...]
-        [--zeroshot] [--configs-in-model inference.json,demo.json] [--skip-invalid] [--device cpu]
+        [--zeroshot] [--configs-in-model workflow.json,inference.json,demo.json] [--skip-invalid] [--device cpu]
 
 INPUT is a DICOM file or a folder (searched recursively, files detected by content). MODEL is either a TorchScript
 file from `python -m monai.bundle ckpt_export` (the configs named by --configs-in-model are read from inside it) or a
@@ -22,12 +22,13 @@ from msfm.deploy import BundlePredictor
 from msfm.deploy.pipeline import DicomInference, ZeroShotScorer
 
 BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
+WORKFLOW = BUNDLES / "common" / "configs" / "workflow.json"
 
 
 def predictor(model: str, configs_in_model: list[str], config_files: list[str], device: str) -> BundlePredictor:
     if model.endswith(".ts"):
         return BundlePredictor.from_torchscript(model, configs_in_model, device=device)
-    bundle_dir = Path(config_files[0]).parents[1]
+    bundle_dir = Path(config_files[-1]).parents[1]
     return BundlePredictor.from_checkpoint(config_files, model, bundle_dir / "configs" / "metadata.json", device=device)
 
 
@@ -46,15 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--configs-in-model",
         type=split,
-        default=["inference.json"],
+        default=["workflow.json", "inference.json"],
         help="configs read from inside a .ts model, merged in order",
     )
-    parser.add_argument("--seg-configs", type=split, default=[str(BUNDLES / "msfm_seg/configs/inference.json")])
-    parser.add_argument("--cls-configs", type=split, default=[str(BUNDLES / "msfm_cls/configs/inference.json")])
+    parser.add_argument("--seg-configs", type=split, default=[str(WORKFLOW), str(BUNDLES / "msfm_seg/configs/inference.json")])
+    parser.add_argument("--cls-configs", type=split, default=[str(WORKFLOW), str(BUNDLES / "msfm_cls/configs/inference.json")])
     parser.add_argument(
         "--zeroshot-configs",
         type=split,
-        default=[str(BUNDLES / "msfm/configs/train.json"), str(BUNDLES / "msfm_zeroshot/configs/evaluate.json")],
+        default=[str(p) for p in (WORKFLOW, BUNDLES / "msfm/configs/train.json", BUNDLES / "msfm_zeroshot/configs/evaluate.json")],
     )
     parser.add_argument("--zeroshot-finding", default="pneumonia", help="the name the zero-shot score is reported as")
     parser.add_argument("--skip-invalid", action="store_true", help="count and log unreadable inputs, do not stop")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from msfm.optimizers import epoch_warmup_cosine
+from msfm.optimizers import encoder_param_groups, epoch_warmup_cosine
 
 
 def test_warmup_and_length_are_counted_in_epochs():
@@ -20,3 +20,20 @@ def test_warmup_and_length_are_counted_in_epochs():
         epoch_warmup_cosine(optimizer, 1, 4, steps_per_epoch=[])
     with pytest.raises(ValueError, match="must be positive, got 0"):
         epoch_warmup_cosine(optimizer, 1, 4, steps_per_epoch=0)
+
+
+def test_a_set_epoch_length_counts_instead_of_the_loader():
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = epoch_warmup_cosine(optimizer, 1, 4, steps_per_epoch=list(range(5)), epoch_length=3)
+    assert (schedule.warmup_steps, schedule.t_total) == (3, 12)
+
+
+def test_encoder_param_groups_scale_the_encoder_rate():
+    network = torch.nn.Module()
+    network.vit, network.head = torch.nn.Linear(2, 2), torch.nn.Linear(2, 1)
+    encoder, rest = encoder_param_groups(network, learning_rate=1e-3, encoder_lr_scale=0.1)
+    assert encoder["lr"] == pytest.approx(1e-4) and "lr" not in rest
+    assert {id(p) for p in encoder["params"]} == {id(p) for p in network.vit.parameters()}
+    assert {id(p) for p in rest["params"]} == {id(p) for p in network.head.parameters()}
+    with pytest.raises(AttributeError, match="no encoder submodule 'image_encoder'"):
+        encoder_param_groups(network, 1e-3, encoder="image_encoder")

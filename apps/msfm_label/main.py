@@ -9,8 +9,9 @@ Options (``--conf NAME VALUE``):
     bundles: folder holding the bundle folders (default: this repository's ``bundles/``).
     models: bundles to serve, comma-separated (default ``msfm_seg,msfm_cls``); each needs ``models/model.pt``
         or ``models/model.ts``.
-    configs: configs of each bundle merged after ``inference.json`` / ``train.json``, comma-separated
-        (e.g. ``demo.json`` for the demo-sized networks).
+    configs: configs of each bundle merged after its workflow (the common ``workflow.json``, the bundle's
+        ``inference.json``, and for training its ``train.json``), comma-separated (e.g. ``demo.json`` for the
+        demo-sized networks).
     pretrained_checkpoint: msfm pretraining checkpoint for training from the pretrained encoder; by default a
         training run fine-tunes the bundle's own ``models/model.pt``.
 """
@@ -35,10 +36,21 @@ REPO_BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
 TASK_TYPES = {"msfm_seg": InferType.SEGMENTATION, "msfm_cls": InferType.CLASSIFICATION}
 
 
+def _layers(path: str, config: str, extra: list[str]) -> list[str]:
+    """The config files of a bundle workflow: the common workflow (``<bundles>/common``), the bundle's
+    ``inference.json`` (its network), ``config`` when that is another file, then the extra configs of the
+    bundle."""
+    configs = os.path.join(path, "configs")
+    workflow = os.path.join(os.path.dirname(path), "common", "configs", "workflow.json")
+    inference = os.path.join(configs, "inference.json")
+    main = [] if os.path.samefile(config, inference) else [config]
+    return [workflow, inference, *main, *(os.path.join(configs, name) for name in extra)]
+
+
 def _merged(path: str, config: str, extra: list[str]) -> ConfigParser:
-    """The bundle config with the extra configs of the same bundle merged on top, rooted at the bundle."""
+    """The bundle workflow's merged configs, rooted at the bundle."""
     parser = ConfigParser()
-    parser.read_config([config, *(os.path.join(path, "configs", name) for name in extra)])
+    parser.read_config(_layers(path, config, extra))
     parser.config.update({"bundle_root": path})
     return parser
 
@@ -89,7 +101,7 @@ class MSFMTrainTask(BundleTrainTask):
         return overrides
 
     def run_single_gpu(self, request, overrides):
-        configs = [self.bundle_config_path, *(os.path.join(self.bundle_path, "configs", n) for n in self.extra_configs)]
+        configs = _layers(self.bundle_path, self.bundle_config_path, self.extra_configs)
         monai.bundle.run(
             run_id=request.get("run_id", "fitting"),
             meta_file=self.bundle_metadata_path,

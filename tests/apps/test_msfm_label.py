@@ -41,8 +41,11 @@ def tiny_bundle(root: Path, name: str, **extra) -> Path:
     """A copy of the bundle's configs with a ``tiny.json`` override and a seeded random ``models/model.pt``."""
     bundle = root / name
     shutil.copytree(REPO_ROOT / "bundles" / name / "configs", bundle / "configs")
+    if not (root / "common").exists():
+        shutil.copytree(REPO_ROOT / "bundles" / "common", root / "common")
     (bundle / "configs" / "tiny.json").write_text(json.dumps({**TINY, **extra}, indent=4) + "\n")
-    configs = [str(bundle / "configs" / n) for n in ("inference.json", "tiny.json")]
+    configs = [str(root / "common" / "configs" / "workflow.json")]
+    configs += [str(bundle / "configs" / n) for n in ("inference.json", "tiny.json")]
     save_seeded_weights(configs, bundle / "models" / "model.pt", seed=1)
     return bundle
 
@@ -120,7 +123,8 @@ def infer(server, model: str, image: str) -> httpx.Response:
 def predictor(server, name: str) -> BundlePredictor:
     configs = server["bundles"] / name / "configs"
     return BundlePredictor.from_checkpoint(
-        [configs / "inference.json", configs / "tiny.json"], server["bundles"] / name / "models" / "model.pt"
+        [server["bundles"] / "common" / "configs" / "workflow.json", configs / "inference.json", configs / "tiny.json"],
+        server["bundles"] / name / "models" / "model.pt",
     )
 
 
@@ -142,8 +146,9 @@ def test_segmentation_mask_equals_the_bundle_inference(server, tmp_path):
             "ckpt_path": server["bundles"] / "msfm_seg" / "models" / "model.pt",
         }.items()
     ]
-    data = f"--inference_data=$[{{'image': '{server['studies'] / 'case_0.png'}'}}]"
-    run([*bundle_command(f"['{REPO_ROOT / 'bundles/msfm_seg/configs/inference.json'}']", "inferring"), *settings, data])
+    data = f"--infer#dataset#data=$[{{'image': '{server['studies'] / 'case_0.png'}'}}]"
+    files = f"['{REPO_ROOT / 'bundles/common/configs/workflow.json'}','{REPO_ROOT / 'bundles/msfm_seg/configs/inference.json'}']"
+    run([*bundle_command(files, "inferring", bundle="msfm_seg"), *settings, data])
     bundle = np.asarray(Image.open(tmp_path / "masks" / "case_0_mask.png")) > 0
     assert served.shape == bundle.shape == (96, 80)
     assert 0.0 < bundle.mean() < 1.0, "a constant mask would not test the orientation"

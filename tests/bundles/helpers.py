@@ -9,10 +9,12 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = REPO_ROOT / "bundles" / "msfm" / "configs"
+WORKFLOW = REPO_ROOT / "bundles" / "common" / "configs" / "workflow.json"
 
 
 def config_list(*names: str) -> str:
-    return "[" + ",".join(f"'{CONFIGS / name}'" for name in names) + "]"
+    """A ``--config_file`` list: the common workflow, then the pretraining bundle's ``names``."""
+    return "[" + ",".join(f"'{path}'" for path in [WORKFLOW, *(CONFIGS / name for name in names)]) + "]"
 
 
 def tiny_overrides(tmp_path: Path, dataset_dir: Path, **extra) -> list[str]:
@@ -31,7 +33,12 @@ def tiny_overrides(tmp_path: Path, dataset_dir: Path, **extra) -> list[str]:
     return [f"--{key}={value}" for key, value in settings.items()]
 
 
-def bundle_command(configs: str, run_id: str = "training", launcher: list[str] | None = None) -> list[str]:
+def bundle_command(
+    configs: str, run_id: str = "training", launcher: list[str] | None = None, bundle: str = "msfm"
+) -> list[str]:
+    """``monai.bundle run`` with the bundle's metadata and logging (the first config, the common workflow, is not
+    in the bundle's folder)."""
+    folder = REPO_ROOT / "bundles" / bundle / "configs"
     return [
         *(launcher or [sys.executable]),
         "-m",
@@ -40,8 +47,10 @@ def bundle_command(configs: str, run_id: str = "training", launcher: list[str] |
         run_id,
         "--config_file",
         configs,
+        "--meta_file",
+        str(folder / "metadata.json"),
         "--logging_file",
-        str(CONFIGS / "logging.conf"),
+        str(folder / "logging.conf"),
     ]
 
 

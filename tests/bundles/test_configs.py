@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import itertools
 import json
 import os
 import pydoc
@@ -11,15 +13,17 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from monai.bundle import ComponentLocator, ConfigParser, verify_metadata
 
-from tests.bundles.helpers import CONFIGS, REPO_ROOT
+from msfm.networks import MSFMTextEncoder
+from tests.bundles.helpers import CONFIGS, REPO_ROOT, WORKFLOW
 from tests.conftest import SHARED_DIR
 
 CONFIG_SETS = [
     ("train.json",),
     ("train.json", "demo.json"),
-    ("train.json", "demo.json", "inference.json"),
+    ("train.json", "inference.json", "demo.json"),
     ("train.json", "demo.json", "multi_gpu_train.json"),
     ("train.json", "demo.json", "persistent_cache.json"),
 ]
@@ -60,14 +64,17 @@ def test_bundle_layout_and_json_style(bundle):
 def instantiate_all(names, overrides: dict) -> int:
     """Parse the configs, run ``initialize`` when distributed, and instantiate every component."""
     parser = ConfigParser()
-    parser.read_config([str(CONFIGS / n) for n in names])
+    parser.read_config([str(WORKFLOW), *(str(CONFIGS / n) for n in names)])
     parser.update(overrides)
     assert "training" in parser.get() and "run" in parser.get()
     parser.get_parsed_content("prepare")  # the tokenizer (and with demo.json the corpus) that training prepares
-    assert ("inferring" in parser.get()) == ("inference.json" in names)
+    embedder = type(parser.get_parsed_content("network_def")).__name__ == "MSFMImageEmbedder"
+    assert embedder == ("inference.json" in names)
     if "multi_gpu_train.json" in names:
         parser.get_parsed_content("initialize")
-    ids = list(component_ids(parser.get()))
+    # the common workflow's test evaluation (and, without inference.json, its inference) are not pretraining's
+    unused = ("test#", "evaluator", "handlers") + (() if "inference.json" in names else ("infer#", "inference_handlers"))
+    ids = [i for i in component_ids(parser.get()) if not i.startswith(unused)]
     assert "network_def" in ids and "train#trainer" in ids
     for component in ids:
         assert parser.get_parsed_content(component) is not None, component
@@ -104,39 +111,41 @@ def test_every_component_instantiates(names, tmp_path, demo_dir):
 
 
 def test_paper_scale_defaults():
+    """ViT-B/16 at 224 px and a BERT-base report encoder: the networks' own defaults, which train.json keeps."""
     parser = ConfigParser()
-    parser.read_config(str(CONFIGS / "train.json"))
-    assert parser["image_size"] == 224
-    assert {
-        k: parser["image_encoder"][k] for k in ("patch_size", "hidden_size", "mlp_dim", "num_layers", "num_heads")
-    } == {"patch_size": 16, "hidden_size": 768, "mlp_dim": 3072, "num_layers": 12, "num_heads": 12}
+    parser.read_config([str(WORKFLOW), str(CONFIGS / "train.json")])
+    assert parser["image_size"] == 224 and parser["batch_size"] == 64
+    vit = parser.get_parsed_content("image_encoder").vit
+    assert (vit.patch_embedding.patch_embeddings.kernel_size, vit.norm.normalized_shape, len(vit.blocks)) == ((16, 16), (768,), 12)
+    assert (vit.blocks[0].mlp.linear1.out_features, vit.blocks[0].attn.num_heads) == (3072, 12)
+    text = inspect.signature(MSFMTextEncoder).parameters
+    sizes = {"hidden_size": 768, "num_layers": 12, "num_heads": 12, "intermediate_size": 3072}
+    assert {k: text[k].default for k in sizes} == sizes and not set(sizes) & set(parser["text_encoder"])
     for key in ("bundle_root", "dataset_dir", "datalist", "output_dir", "device", "batch_size"):
         assert key in parser.get()
     assert parser["train"]["trainer"]["max_epochs"] == "@max_epochs"
 
 
-@pytest.mark.parametrize("bundle", ["msfm_seg", "msfm_cls"])
+@pytest.mark.parametrize("bundle", ["msfm", "msfm_seg", "msfm_cls"])
 def test_deployable_inference_config(bundle):
-    """What MONAI Label and MONAI Deploy read from ``inference.json`` alone is there, and every ``_target_`` and
-    ``$msfm.`` reference in it resolves from the installed packages."""
+    """``inference.json`` alone builds the bundle's network (what the model zoo's checks and ``ckpt_export``
+    read); after the common workflow it has what MONAI Label and MONAI Deploy read, and every ``_target_`` and
+    ``$msfm.`` reference resolves from the installed packages."""
     path = CONFIGS.parents[1] / bundle / "configs" / "inference.json"
-    config = json.loads(path.read_text())
-    assert {"network_def", "preprocessing", "inferer", "postprocessing", "inferring"} <= set(config)
+    alone = ConfigParser()
+    alone.read_config(str(path))
+    network = alone.get_parsed_content("network_def")
+    assert network(torch.zeros(1, 1, 224, 224)).shape[0] == 1
+    layered = ConfigParser()
+    layered.read_config([str(WORKFLOW), str(path)])
+    assert {"network_def", "preprocessing", "inferer", "postprocessing", "inferring"} <= set(layered.get())
+    config = layered.get()
     locator = ComponentLocator()
     text = json.dumps(config)
     targets = {v for k, v in _items(config) if k == "_target_"}
     assert targets and all(locator.get_component_module_name(t) or pydoc.locate(t) for t in targets), targets
     for name in set(re.findall(r"msfm(?:\.\w+)+", text)):
         assert pydoc.locate(name) is not None, f"{path}: {name} not importable"
-    # inference.json repeats the network of train.json (it must stand alone): the two must not drift apart
-    train = json.loads((path.parent / "train.json").read_text())
-    for key in ("image_size", "intensity_mean", "intensity_std"):
-        assert config[key] == train[key], key
-    # linear_probe and the pretrained start only matter for training
-    training_only = {"linear_probe", "pretrained_checkpoint"}
-    assert {k: v for k, v in config["network_def"].items() if k not in training_only} == {
-        k: v for k, v in train["network_def"].items() if k not in training_only
-    }
 
 
 def _items(config):
@@ -149,14 +158,16 @@ def _items(config):
             yield from _items(value)
 
 
-RUN_IDS = {"run", "initialize", "finalize", "prepare", "training", "fitting", "evaluating", "inferring", "probing"}
-PRETRAINING = ["msfm/train.json", "msfm/demo.json"]
+RUN_IDS = {"run", "initialize", "finalize", "prepare", "training", "fitting", "evaluating", "inferring", "probing", "saving"}
+W = "common/workflow.json"
+PRETRAINING = [W, "msfm/train.json", "msfm/demo.json"]
+CLS, SEG = [W, "msfm_cls/inference.json"], [W, "msfm_seg/inference.json"]
 PARSE_SETS = {
-    "msfm": [["msfm/train.json"], PRETRAINING, [*PRETRAINING, "msfm/inference.json"]],
-    "msfm_cls": [["msfm_cls/train.json"], ["msfm_cls/train.json", "msfm_cls/demo.json"],
-                 ["msfm_cls/train.json", "msfm_cls/probe.json"], ["msfm_cls/inference.json"]],
-    "msfm_seg": [["msfm_seg/train.json"], ["msfm_seg/train.json", "msfm_seg/demo.json"], ["msfm_seg/inference.json"]],
-    "msfm_zeroshot": [["msfm/train.json", "msfm_zeroshot/evaluate.json"],
+    "msfm": [[W, "msfm/train.json"], PRETRAINING, [W, "msfm/train.json", "msfm/inference.json", "msfm/demo.json"]],
+    "msfm_cls": [CLS, [*CLS, "msfm_cls/train.json"], [*CLS, "msfm_cls/train.json", "msfm_cls/demo.json"],
+                 [*CLS, "msfm_cls/train.json", "msfm_cls/probe.json"], [*CLS, "msfm_cls/train.json", "common/evaluate.json"]],
+    "msfm_seg": [SEG, [*SEG, "msfm_seg/train.json"], [*SEG, "msfm_seg/train.json", "msfm_seg/demo.json"]],
+    "msfm_zeroshot": [[W, "msfm/train.json", "msfm_zeroshot/evaluate.json"],
                       [*PRETRAINING, "msfm_zeroshot/evaluate.json", "msfm_zeroshot/demo.json"]],
 }
 
@@ -165,7 +176,7 @@ PARSE_SETS = {
 def test_parsing_writes_no_file(bundle, tmp_path, monkeypatch):
     """Resolving every id of every config (all but the run lists) in a fresh working copy writes nothing: demo
     data and tokenizers are made only by the ``prepare`` run step."""
-    for name in PARSE_SETS:
+    for name in [*PARSE_SETS, "common"]:
         shutil.copytree(CONFIGS.parents[1] / name / "configs", tmp_path / "bundles" / name / "configs")
     monkeypatch.chdir(tmp_path)
     before = sorted(tmp_path.rglob("*"))
@@ -180,3 +191,36 @@ def test_parsing_writes_no_file(bundle, tmp_path, monkeypatch):
                 except Exception:  # missing data or weights may stop a component; writing is what matters
                     pass
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def _leaves(config, path=()):
+    if isinstance(config, dict):
+        for key, value in config.items():
+            yield from _leaves(value, (*path, key))
+    elif isinstance(config, list) and config:
+        for index, value in enumerate(config):
+            yield from _leaves(value, (*path, index))
+    else:
+        yield path, json.dumps(config)
+
+
+WIRING = sorted(p for p in CONFIGS.parents[1].glob("*/configs/*.json") if p.name != "metadata.json")
+# inference.json must build its network alone (the model zoo's check), so each states its image size and passes it
+STANDALONE = {(("image_size",), "224"), (("network_def", "img_size"), '"@image_size"')}
+
+
+def test_configs_wire_without_copies():
+    """Each shared block is defined once: no two configs share more than 30 % of the (key path, value) leaves of
+    the smaller one (the two leaves every standalone ``inference.json`` needs aside); training configs hold at most
+    20 expressions; a task's network is defined in one file."""
+    leaves = {path: set(_leaves(json.loads(path.read_text()))) for path in WIRING}
+    for first, second in itertools.combinations(WIRING, 2):
+        shared = leaves[first] & leaves[second] - STANDALONE
+        share = len(shared) / min(len(leaves[first]), len(leaves[second]))
+        assert share <= 0.3, f"{first.parent.parent.name}/{first.name} and {second.parent.parent.name}/{second.name}: {sorted(shared)}"
+    for path in WIRING:
+        if path.name in ("train.json", "workflow.json"):
+            assert path.read_text().count('"$') <= 20, path
+    for bundle in ("msfm_cls", "msfm_seg", "msfm_zeroshot"):
+        defining = [p.name for p in WIRING if p.parent.parent.name == bundle and "network_def" in json.loads(p.read_text())]
+        assert defining == ["inference.json"], (bundle, defining)

@@ -26,8 +26,25 @@ ENCODER = {"hidden_size": 32, "mlp_dim": 64, "num_layers": 4, "num_heads": 2}
 TEXT = {"hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32}
 
 
+WORKFLOW = REPO_ROOT / "bundles" / "common" / "configs" / "workflow.json"
+
+
+def config_paths(bundle: str, *names: str) -> list[Path]:
+    """A downstream run's configs: the common workflow, the bundle's ``inference.json`` (its network), then
+    ``names`` of the bundle (``evaluate.json`` is the common one)."""
+    folder = REPO_ROOT / "bundles" / bundle / "configs"
+    extra = [WORKFLOW.parent / n if n == "evaluate.json" else folder / n for n in names]
+    return [WORKFLOW, folder / "inference.json", *extra]
+
+
 def configs(bundle: str, *names: str) -> str:
-    return "[" + ",".join(f"'{REPO_ROOT / 'bundles' / bundle / 'configs' / n}'" for n in names) + "]"
+    return "[" + ",".join(f"'{p}'" for p in config_paths(bundle, *names)) + "]"
+
+
+def parsed(bundle: str, *names: str) -> ConfigParser:
+    parser = ConfigParser()
+    parser.read_config([str(p) for p in config_paths(bundle, *names)])
+    return parser
 
 
 def saved_state(path: Path) -> dict:
@@ -87,7 +104,7 @@ def export_and_compare(bundle: str, config_files: str, out: Path, settings: dict
     scripted = torch.jit.load(str(ts), _extra_files=extra)
     metadata = json.loads((REPO_ROOT / "bundles" / bundle / "configs" / "metadata.json").read_text())
     assert json.loads(extra["metadata.json"])["version"] == metadata["version"]
-    assert {"network_def", "preprocessing", "postprocessing"} <= set(json.loads(extra["inference.json"]))
+    assert {"network_def", "postprocessing"} <= set(json.loads(extra["inference.json"]))
     from monai.bundle import ConfigParser
 
     parser = ConfigParser()
@@ -105,7 +122,7 @@ def test_classification_trains_tests_tracks_and_exports(tiny, tmp_path):
     out = tmp_path / "cls"
     settings = downstream_settings(tiny, out, "classification")
     files = configs("msfm_cls", "train.json")
-    run([*bundle_command(files), "--tracking", "mlflow", *flags(settings)])
+    run([*bundle_command(files, bundle="msfm_cls"), "--tracking", "mlflow", *flags(settings)])
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["num_samples"] == 40 and metrics["split"] == "test"
     assert metrics["test_mean_auc"] == pytest.approx(metrics["mean_auc"], abs=1e-6)
@@ -116,16 +133,20 @@ def test_classification_trains_tests_tracks_and_exports(tiny, tmp_path):
     with sqlite3.connect(out / "mlruns.db") as db:
         logged = {row[0] for row in db.execute("select distinct key from metrics")}
     assert {"train_loss", "val_mean_auc", "test_mean_auc"} <= logged
-    export_and_compare("msfm_cls", configs("msfm_cls", "inference.json"), out, settings)
-    run([*bundle_command(configs("msfm_cls", "inference.json"), "inferring"), *flags(settings)])
+    classes = "$msfm.data.datalist_classes('" + str(settings["datalist"]) + "')"
+    settings = {**settings, "class_names": classes}
+    export_and_compare("msfm_cls", configs("msfm_cls"), out, settings)
+    run([*bundle_command(configs("msfm_cls"), "inferring", bundle="msfm_cls"), *flags(settings)])
     rows = (out / "predictions.csv").read_text().splitlines()
-    assert len(rows) == 40 and all(len(row.split(",")) == 1 + 5 for row in rows)
+    assert rows[0] == "image,opacity,nodule,effusion,pneumothorax,cardiomegaly"
+    assert len(rows) == 1 + 40 and all(len(row.split(",")) == 1 + 5 for row in rows)
 
 
 @pytest.mark.slow
 def test_linear_probe_keeps_the_pretrained_encoder(tiny, tmp_path):
     out = tmp_path / "probe"
-    run([*bundle_command(configs("msfm_cls", "train.json")), *flags(downstream_settings(tiny, out, "classification", linear_probe=True))])
+    settings = downstream_settings(tiny, out, "classification", linear_probe=True)
+    run([*bundle_command(configs("msfm_cls", "train.json"), bundle="msfm_cls"), *flags(settings)])
     pretrained = torch.load(tiny / "pretrained.pt", weights_only=True)["model"]
     trained = saved_state(out / "models" / "model.pt")
     key = "vit.blocks.0.attn.qkv.weight"
@@ -144,7 +165,8 @@ def test_frozen_feature_probe_scores_pretrained_and_random_encoders(tiny, tmp_pa
     results = {}
     for name, checkpoint in (("fixture", tiny / "pretrained.pt"), ("random", "$None"), ("other", tmp_path / "other.pt")):
         out = tmp_path / name
-        run([*bundle_command(files, "probing"), *flags(downstream_settings(tiny, out, "classification", pretrained_checkpoint=checkpoint))])
+        settings = downstream_settings(tiny, out, "classification", pretrained_checkpoint=checkpoint)
+        run([*bundle_command(files, "probing", bundle="msfm_cls"), *flags(settings)])
         results[name] = json.loads((out / "probe_metrics.json").read_text())
         assert not (out / "models").exists()  # nothing is trained or saved
     for result in results.values():
@@ -159,24 +181,23 @@ def test_frozen_feature_probe_scores_pretrained_and_random_encoders(tiny, tmp_pa
 def test_segmentation_trains_infers_masks_and_exports(tiny, tmp_path):
     out = tmp_path / "seg"
     settings = downstream_settings(tiny, out, "segmentation", **{"network_def#feature_size": 8})
-    run([*bundle_command(configs("msfm_seg", "train.json")), *flags(settings)])
+    run([*bundle_command(configs("msfm_seg", "train.json"), bundle="msfm_seg"), *flags(settings)])
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["num_samples"] == 40 and 0.0 <= metrics["test_dice"] <= 1.0
     assert metrics["test_dice"] == pytest.approx(metrics["dice"], abs=1e-6)
     assert (out / "curves.png").is_file()
-    run([*bundle_command(configs("msfm_seg", "inference.json"), "inferring"), *flags(settings)])
+    run([*bundle_command(configs("msfm_seg"), "inferring", bundle="msfm_seg"), *flags(settings)])
     masks = sorted((out / "masks").glob("*.png"))
     assert len(masks) == 40
     source = tiny / "data" / "images" / masks[0].name.replace("_mask", "")
     assert np.asarray(Image.open(masks[0])).shape == read_radiograph(source).shape
     assert set(np.unique(np.asarray(Image.open(masks[0])))) <= {0, 255}
-    export_and_compare("msfm_seg", configs("msfm_seg", "inference.json"), out, settings)
+    export_and_compare("msfm_seg", configs("msfm_seg"), out, settings)
 
 
 @pytest.mark.parametrize("scale", [0.1, 1.0])
 def test_segmentation_fine_tunes_the_vit_at_encoder_lr_scale(scale):
-    parser = ConfigParser()
-    parser.read_config(str(REPO_ROOT / "bundles" / "msfm_seg" / "configs" / "train.json"))
+    parser = parsed("msfm_seg", "train.json")
     parser.update({"device": "cpu", "learning_rate": 1e-3, "encoder_lr_scale": scale, "image_size": 32})
     parser.update({"pretrained_checkpoint": None})
     parser.update({f"network_def#{k}": v for k, v in ENCODER.items()} | {"network_def#feature_size": 4})
@@ -193,17 +214,13 @@ def test_segmentation_fine_tunes_the_vit_at_encoder_lr_scale(scale):
     assert encoder_group["lr"] / decoder_group["lr"] == pytest.approx(scale)
 
 
-@pytest.mark.parametrize("config", ["train.json", "inference.json"])
-def test_segmentation_postprocessing_drops_specks_below_the_minimum_component(config):
+@pytest.mark.parametrize("names", [("train.json",), ()], ids=["training", "inference"])
+def test_segmentation_postprocessing_drops_specks_below_the_minimum_component(names):
     """Scored and written masks: sigmoid, threshold, then connected components under ``min_component_size``
     pixels removed (single false-positive pixels on an empty image would otherwise score Dice 0)."""
-    configs_dir = REPO_ROOT / "bundles" / "msfm_seg" / "configs"
-    parser = ConfigParser()
-    parser.read_config(str(configs_dir / config))
-    train_default = json.loads((configs_dir / "train.json").read_text())["min_component_size"]
-    assert parser["min_component_size"] == train_default  # what is scored is what inference writes
+    parser = parsed("msfm_seg", *names)
     parser["min_component_size"] = 20
-    steps = [parser.get_parsed_content(f"postprocessing#transforms#{i}") for i in range(3)]
+    steps = parser.get_parsed_content("postprocessing").transforms[:3]
     assert [type(step).__name__ for step in steps] == ["Activationsd", "AsDiscreted", "RemoveSmallObjectsd"]
     logits = torch.full((1, 32, 32), -6.0)
     logits[0, 4:14, 4:14] = 6.0  # a 100-pixel finding
@@ -216,12 +233,11 @@ def test_segmentation_postprocessing_drops_specks_below_the_minimum_component(co
 
 def test_segmentation_training_flips_image_and_mask_left_right_together():
     """A pneumothorax may be on either side: the augmentation mirrors the columns of image and mask alike."""
-    parser = ConfigParser()
-    parser.read_config(str(REPO_ROOT / "bundles" / "msfm_seg" / "configs" / "train.json"))
-    flips = [i for i, step in enumerate(parser["train"]["augmentation"]) if step["_target_"] == "RandFlipd"]
+    parser = parsed("msfm_seg", "train.json")
+    flips = [i for i, step in enumerate(parser["augmentation"]) if isinstance(step, dict) and step["_target_"] == "RandFlipd"]
     assert len(flips) == 1
-    parser[f"train#augmentation#{flips[0]}#prob"] = 1.0
-    flip = parser.get_parsed_content(f"train#augmentation#{flips[0]}")
+    parser[f"augmentation#{flips[0]}#prob"] = 1.0
+    flip = parser.get_parsed_content(f"augmentation#{flips[0]}")
     image = torch.arange(4 * 6, dtype=torch.float32).reshape(1, 4, 6)  # rows x columns
     label = torch.zeros(1, 4, 6)
     label[0, :2, :2] = 1.0  # the image's upper left
@@ -232,8 +248,12 @@ def test_segmentation_training_flips_image_and_mask_left_right_together():
 
 def zero_shot_configs() -> str:
     """The zero-shot bundle after the pretraining config that defines its network."""
-    files = (REPO_ROOT / "bundles" / "msfm" / "configs" / "train.json", REPO_ROOT / "bundles" / "msfm_zeroshot" / "configs" / "evaluate.json")
-    return "[" + ",".join(f"'{f}'" for f in files) + "]"
+    return "[" + ",".join(f"'{f}'" for f in zero_shot_files()) + "]"
+
+
+def zero_shot_files() -> list[str]:
+    bundles = REPO_ROOT / "bundles"
+    return [str(WORKFLOW), str(bundles / "msfm" / "configs" / "train.json"), str(bundles / "msfm_zeroshot" / "configs" / "evaluate.json")]
 
 
 def zero_shot_settings(tiny: Path, out: Path, **extra) -> dict:
@@ -251,7 +271,6 @@ def zero_shot_settings(tiny: Path, out: Path, **extra) -> dict:
         "max_length": 32,
         "max_sentences": 4,
         "network_def#embed_dim": 16,
-        "network_def#itm_hidden_dim": 16,
         **{f"image_encoder#{k}": v for k, v in ENCODER.items()},
         **{f"text_encoder#{k}": v for k, v in TEXT.items()},
         **extra,
@@ -266,7 +285,7 @@ def test_zero_shot_scorer_is_the_two_prompt_softmax(tiny, tmp_path):
     from msfm.deploy.pipeline import ZeroShotScorer
 
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in zero_shot_settings(tiny, tmp_path).items()}
-    files = [str(REPO_ROOT / "bundles" / b / "configs" / n) for b, n in (("msfm", "train.json"), ("msfm_zeroshot", "evaluate.json"))]
+    files = zero_shot_files()
     scorer = ZeroShotScorer(files, overrides=settings)
     image = sorted((tiny / "data" / "images").glob("*.png"))[0]
     parser = ConfigParser()
@@ -292,7 +311,8 @@ def test_zero_shot_suite(tiny, tmp_path, checkpoint):
     out = tmp_path / "zs"
     extra = {"pretrained_checkpoint": "$None"} if checkpoint == "random" else {}
     files = zero_shot_configs()
-    run([*bundle_command(files, "evaluating"), "--tracking", "mlflow", *flags(zero_shot_settings(tiny, out, **extra))])
+    settings = zero_shot_settings(tiny, out, **extra)
+    run([*bundle_command(files, "evaluating", bundle="msfm_zeroshot"), "--tracking", "mlflow", *flags(settings)])
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0 <= metrics["zero_shot_auc"] <= 1 and metrics["zero_shot_samples"] == 40
     assert 0 <= metrics["grounding_mIoU"] <= 1 and metrics["grounding_CNR"] >= 0
@@ -302,6 +322,30 @@ def test_zero_shot_suite(tiny, tmp_path, checkpoint):
     with sqlite3.connect(out / "mlruns.db") as db:
         logged = {row[0] for row in db.execute("select distinct key from metrics")}
     assert {"zero_shot_auc", "grounding_mIoU", "retrieval_t2i_R1"} <= logged
+
+
+@pytest.mark.slow
+def test_zero_shot_classifier_is_saved_and_infers_alone(tiny, tmp_path):
+    """``saving`` writes the zero-shot classifier; ``inference.json`` (no tokenizer, no report encoder) reads it
+    back and writes per-image probabilities equal to the suite's scorer."""
+    from msfm.deploy.pipeline import ZeroShotScorer
+
+    out = tmp_path / "zs"
+    settings = zero_shot_settings(tiny, out, model_dir=out / "models")
+    run([*bundle_command(zero_shot_configs(), "saving", bundle="msfm_zeroshot"), *flags(settings)])
+    assert (out / "models" / "model.pt").is_file()
+    bundles = REPO_ROOT / "bundles"
+    files = [WORKFLOW, bundles / "msfm" / "configs" / "train.json", bundles / "msfm_zeroshot" / "configs" / "inference.json"]
+    sizes = {k: v for k, v in settings.items() if k.startswith(("image_encoder#", "network_def#", "image_size"))}
+    inference = {**sizes, "network_def#image_encoder": "@image_encoder", "dataset_dir": tiny / "data",
+                 "datalist": settings["datalist"], "model_dir": out / "models", "output_dir": out, "num_workers": 0}
+    run([*bundle_command("[" + ",".join(f"'{f}'" for f in files) + "]", "inferring", bundle="msfm_zeroshot"),
+         *flags(inference)])
+    rows = (out / "predictions.csv").read_text().splitlines()
+    assert rows[0] == "image,pneumonia" and len(rows) == 1 + 40
+    image, probability = rows[1].split(",")
+    scorer = ZeroShotScorer(zero_shot_files(), overrides={k: str(v) if isinstance(v, Path) else v for k, v in settings.items()})
+    assert float(probability) == pytest.approx(scorer(image), abs=1e-4)
 
 
 @pytest.mark.slow
@@ -320,13 +364,13 @@ def test_same_commands_on_prepared_official_layouts(tiny, tmp_path):
     out = tmp_path / "seg"
     settings = downstream_settings(tiny, out, "segmentation", dataset_dir=siim, datalist=siim / "prepared" / "datalist_100.json",
                                    **{"network_def#feature_size": 8, "epoch_length": 1})
-    run([*bundle_command(configs("msfm_seg", "train.json")), *flags(settings)])
+    run([*bundle_command(configs("msfm_seg", "train.json"), bundle="msfm_seg"), *flags(settings)])
     assert json.loads((out / "metrics.json").read_text())["num_samples"] == 1
-    run([*bundle_command(configs("msfm_seg", "inference.json"), "inferring"), *flags(settings)])
+    run([*bundle_command(configs("msfm_seg"), "inferring", bundle="msfm_seg"), *flags(settings)])
     (mask,) = (out / "masks").glob("*.png")
     assert np.asarray(Image.open(mask)).shape == (48, 64)
     zs = tmp_path / "zs"
     grounding = {"grounding_dataset_dir": mscxr, "grounding_datalist": mscxr / "prepared_mscxr" / "datalist.json"}
-    run([*bundle_command(zero_shot_configs(), "evaluating"),
+    run([*bundle_command(zero_shot_configs(), "evaluating", bundle="msfm_zeroshot"),
          *flags(zero_shot_settings(tiny, zs, **grounding))])
     assert json.loads((zs / "metrics.json").read_text())["grounding_samples"] == 1

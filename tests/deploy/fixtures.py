@@ -77,11 +77,13 @@ def save_seeded_weights(configs: list[str], checkpoint: Path, seed: int = 0) -> 
 
 def export_tiny_model(bundle: str, out: Path, **extra) -> dict[str, Path]:
     """A randomly initialised tiny network of ``bundle``'s ``inference.json``: its checkpoint, an override config
-    with the tiny sizes, and the TorchScript export carrying ``inference.json`` and that override."""
+    with the tiny sizes, and the TorchScript export carrying the common ``workflow.json``, ``inference.json`` and
+    that override."""
     out.mkdir(parents=True, exist_ok=True)
     overrides = out / "tiny.json"
     overrides.write_text(json.dumps({**TINY, **extra}, indent=4) + "\n")
-    configs = [str(REPO_ROOT / "bundles" / bundle / "configs" / "inference.json"), str(overrides)]
+    workflow = REPO_ROOT / "bundles" / "common" / "configs" / "workflow.json"
+    configs = [str(workflow), str(REPO_ROOT / "bundles" / bundle / "configs" / "inference.json"), str(overrides)]
     checkpoint = save_seeded_weights(configs, out / "model.pt")
     ts = out / "model.ts"
     metadata = REPO_ROOT / "bundles" / bundle / "configs" / "metadata.json"

@@ -23,6 +23,9 @@ from tests.deploy.fixtures import (
     write_chest_radiograph,
 )
 
+# the configs ckpt_export puts inside the test models, merged in this order
+IN_MODEL = ("workflow.json", "inference.json", "tiny.json")
+
 PLANTED = [*MODULE_PHI.values(), *OTHER_PHI.values(), PRIVATE_PHI]
 
 
@@ -136,7 +139,7 @@ def test_infer_dicom_writes_seg_and_sr_without_phi(source_path, tmp_path):
         "--class-names",
         ",".join(CLASS_NAMES),
         "--configs-in-model",
-        "inference.json,tiny.json",
+        "workflow.json,inference.json,tiny.json",
     ]
     failed = subprocess.run(command, check=False, capture_output=True, text=True, cwd=REPO_ROOT)
     assert failed.returncode == 1 and "broken.dcm" in failed.stderr
@@ -147,9 +150,9 @@ def test_infer_dicom_writes_seg_and_sr_without_phi(source_path, tmp_path):
     assert manifest["skipped"] == 1 and len(manifest["written"]) == 1
     source = pydicom.dcmread(source_path)
     seg_path, sr_path = out / manifest["written"][0]["seg"], out / manifest["written"][0]["sr"]
-    expected = BundlePredictor.from_torchscript(seg["ts"], ("inference.json", "tiny.json"))(source_path)["pred"][0]
+    expected = BundlePredictor.from_torchscript(seg["ts"], IN_MODEL)(source_path)["pred"][0]
     np.testing.assert_array_equal(pydicom.dcmread(seg_path).pixel_array, np.asarray(expected).astype(np.uint8))
-    scores = BundlePredictor.from_torchscript(cls["ts"], ("inference.json", "tiny.json"))(source_path)["pred"]
+    scores = BundlePredictor.from_torchscript(cls["ts"], IN_MODEL)(source_path)["pred"]
     groups = hd.sr.srread(sr_path).content.get_image_measurement_groups()
     assert [g.get_measurements()[0].value for g in groups] == pytest.approx(np.asarray(scores).tolist(), abs=1e-6)
     for path in (seg_path, sr_path):

@@ -23,7 +23,7 @@ def models(tmp_path_factory):
 @pytest.mark.parametrize("bundle", ["msfm_seg", "msfm_cls"])
 def test_torchscript_alone_matches_the_checkpoint(models, bundle, tmp_path):
     files = models[bundle]
-    scripted = BundlePredictor.from_torchscript(files["ts"], ("inference.json", "tiny.json"))
+    scripted = BundlePredictor.from_torchscript(files["ts"], ("workflow.json", "inference.json", "tiny.json"))
     eager = BundlePredictor.from_checkpoint(files["configs"], files["checkpoint"], files["metadata"])
     assert scripted.metadata["version"] == eager.metadata["version"]
     image = write_chest_radiograph(tmp_path / "cr.dcm")
@@ -44,4 +44,4 @@ def test_missing_model_or_config_is_named(models, tmp_path):
     with pytest.raises(FileNotFoundError, match="absent.ts"):
         BundlePredictor.from_torchscript(tmp_path / "absent.ts")
     with pytest.raises(ValueError, match=r"demo\.json"):
-        BundlePredictor.from_torchscript(models["msfm_cls"]["ts"], ("inference.json", "demo.json"))
+        BundlePredictor.from_torchscript(models["msfm_cls"]["ts"], ("workflow.json", "inference.json", "demo.json"))

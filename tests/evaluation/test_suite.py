@@ -42,12 +42,17 @@ def test_settings_build_the_encoder_rows_and_config_lists(tmp_path):
     assert data["zero_shot"] == {"Demo-opacity": {"datalists": "tasks/pneumonia", "dataset_dir": "tasks"}}
     settings = SuiteSettings(tmp_path, Path("model.pt"), Path("tok"), data, tmp_path / "out", scale="demo")
     assert settings.encoders == {"msfm": (Path("model.pt"), Path("tok")), "random init": (RANDOM_INIT, Path("tok"))}
-    files = settings.configs("msfm", "train.json", "ablation/all.json")
-    assert files.endswith("configs/demo.json','" + str(tmp_path / "bundles/msfm/configs/ablation/all.json") + "']")
+    files = settings.configs("msfm", "train.json", "ablation.json")
+    assert files.endswith("configs/demo.json','" + str(tmp_path / "bundles/msfm/configs/ablation.json") + "']")
     layered = settings.configs("msfm_zeroshot", "evaluate.json", layered_on=("msfm", "train.json")).split(",")
     assert [f.split("bundles/")[1].rstrip("']") for f in layered] == [
-        "msfm/configs/train.json", "msfm/configs/demo.json",
+        "common/configs/workflow.json", "msfm/configs/train.json", "msfm/configs/demo.json",
         "msfm_zeroshot/configs/evaluate.json", "msfm_zeroshot/configs/demo.json",
+    ]
+    downstream = settings.configs("msfm_cls", "train.json").split(",")
+    assert [f.split("bundles/")[1].rstrip("']") for f in downstream] == [
+        "common/configs/workflow.json", "msfm_cls/configs/inference.json", "msfm_cls/configs/train.json",
+        "msfm_cls/configs/demo.json",
     ]
     paper = SuiteSettings(tmp_path, Path("m"), Path("t"), data, tmp_path, scale="paper", random_baseline=False)
     assert "demo.json" not in paper.configs("msfm", "train.json") and list(paper.encoders) == ["msfm"]

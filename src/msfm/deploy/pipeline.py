@@ -17,7 +17,6 @@ from msfm import __version__ as msfm_version
 from msfm.data import is_dicom
 from msfm.deploy.dicom import output_stem, read_source, write_findings_report, write_segmentation
 from msfm.deploy.predictor import BundlePredictor
-from msfm.evaluation.zero_shot import zero_shot_probability
 
 __all__ = ["DicomInference", "ZeroShotScorer", "dicom_files"]
 
@@ -43,11 +42,11 @@ def dicom_files(path: str | os.PathLike) -> list[Path]:
 
 class ZeroShotScorer:
     """Zero-shot probability of one finding for single images, with the ``msfm_zeroshot`` bundle's network, prompts
-    and preprocessing (:func:`msfm.evaluation.zero_shot_probability`).
+    and preprocessing (its ``classifier``, a :class:`msfm.networks.ZeroShotClassifier`).
 
     Args:
-        config_files: the pretraining ``train.json`` (the network), then ``msfm_zeroshot``'s ``evaluate.json``, then
-            overrides such as the two ``demo.json``.
+        config_files: the common ``workflow.json``, the pretraining ``train.json`` (the network), then
+            ``msfm_zeroshot``'s ``evaluate.json``, then overrides such as the two ``demo.json``.
         overrides: config values to set (``pretrained_checkpoint``, ``tokenizer_dir``, ...).
         finding: the name the probability is reported under.
         device: where the network runs.
@@ -65,15 +64,13 @@ class ZeroShotScorer:
         for key, value in {**(overrides or {}), "device": torch.device(device)}.items():
             parser[key] = value
         self.device, self.finding = torch.device(device), finding
-        self.network = parser.get_parsed_content("network").eval()
-        self.preprocessing = Compose(parser.get_parsed_content("zero_shot#dataset#transform").transforms)
-        with torch.no_grad():
-            self.prototypes = parser.get_parsed_content("zero_shot#task").prototypes(self.network, self.device)
+        self.classifier = parser.get_parsed_content("classifier").eval()
+        self.preprocessing = Compose(parser.get_parsed_content("preprocessing").transforms)
 
     @torch.no_grad()
     def __call__(self, image: str | os.PathLike) -> float:
         pixels = self.preprocessing({"image": str(image)})["image"][None].to(self.device)
-        return float(zero_shot_probability(self.network.encode_image(pixels), self.prototypes)[0])
+        return float(self.classifier(pixels)[0, 0])
 
 
 class DicomInference:

@@ -66,7 +66,8 @@ class BundlePredictor:
         overrides: Mapping | None = None,
         device: str | torch.device = "cpu",
     ) -> BundlePredictor:
-        """A predictor from a bundle's configs (``inference.json`` first, then overrides such as ``demo.json``) and a
+        """A predictor from a bundle's configs (the common ``workflow.json``, the bundle's ``inference.json``, then
+        overrides such as ``demo.json``) and a
         trained checkpoint (``model_dir/model.pt``: a bare state dict or ``{"model": state}``), read with
         ``weights_only=True``.
 
@@ -87,7 +88,7 @@ class BundlePredictor:
     def from_torchscript(
         cls,
         path: str | os.PathLike,
-        config_names: Sequence[str] = ("inference.json",),
+        config_names: Sequence[str] = ("workflow.json", "inference.json"),
         overrides: Mapping | None = None,
         device: str | torch.device = "cpu",
     ) -> BundlePredictor:
@@ -106,7 +107,7 @@ class BundlePredictor:
         if missing:
             raise ValueError(
                 f"{path}: no {missing} inside; export with --config_file listing them "
-                "(python -m monai.bundle ckpt_export ... --config_file \"['.../inference.json', ...]\")."
+                "(python -m monai.bundle ckpt_export ... --config_file \"['.../workflow.json', '.../inference.json', ...]\")."
             )
         parser = cls._parser([json.loads(extra[name]) for name in config_names], overrides, device)
         return cls(network, parser, device, metadata)

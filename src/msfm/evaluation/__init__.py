@@ -9,7 +9,6 @@ from msfm.evaluation.zero_shot import (
     ImageTextRetrieval,
     PhraseGrounding,
     ZeroShotClassification,
-    zero_shot_probability,
 )
 
 __all__ = [
@@ -20,5 +19,4 @@ __all__ = [
     "ZeroShotClassification",
     "pooled_features",
     "run_suite",
-    "zero_shot_probability",
 ]

@@ -6,7 +6,7 @@ whose ``metrics.json`` is read back, for a pretrained encoder and, as the refere
   cell is the mean ± sample standard deviation over fine-tuning seeds;
 - Table 3: zero-shot classification AUC; Table 4: phrase grounding mIoU / CNR and retrieval Recall@K
   (``bundles/msfm_zeroshot``);
-- Table 5: ablation by objective: pretraining with scales switched off (``bundles/msfm/configs/ablation``),
+- Table 5: ablation by objective: pretraining with scales switched off (``bundles/msfm/configs/ablation.json``),
   each checkpoint scored on zero-shot AUC, grounding mIoU and classification AUC at the smallest fraction (first
   seed only).
 
@@ -40,6 +40,8 @@ __all__ = [
 ABLATIONS = ("global", "global_local", "global_instance", "global_modality", "all")
 # the config value that leaves a network's encoder randomly initialised (`None` once MONAI evaluates it)
 RANDOM_INIT = "$None"
+# bundles whose network is defined in their inference.json, which every one of their workflows layers first
+NETWORK_IN_INFERENCE = ("msfm_cls", "msfm_seg")
 # the metric of each table, as the bundles name it in metrics.json
 CLASSIFICATION_METRIC, SEGMENTATION_METRIC = "mean_auc", "dice"
 RETRIEVAL_KS = (1, 5, 10)
@@ -98,17 +100,23 @@ class SuiteSettings:
             self.encoders["random init"] = (RANDOM_INIT, self.tokenizer)
 
     def configs(self, bundle: str, main: str, *extra: str, layered_on: tuple[str, str] | None = None) -> str:
-        """A ``--config_file`` list: ``main``, the bundle's ``demo.json`` at demo scale, then ``extra``; after
-        another bundle's ``(bundle, main)`` pair (and its ``demo.json``) when ``layered_on`` is given."""
-        files = []
+        """A ``--config_file`` list: the common ``workflow.json``; another bundle's ``(bundle, main)`` pair (and
+        its ``demo.json``) when ``layered_on`` is given; the bundle's ``inference.json`` where the network is
+        defined there (the downstream bundles); ``main``, the bundle's ``demo.json`` at demo scale, then
+        ``extra``."""
+        bundles = Path(self.repo_root) / "bundles"
+        files = [bundles / "common" / "configs" / "workflow.json"]
         for name, config in ([layered_on] if layered_on else []) + [(bundle, main)]:
-            folder = Path(self.repo_root) / "bundles" / name / "configs"
+            folder = bundles / name / "configs"
+            files += [folder / "inference.json"] if name in NETWORK_IN_INFERENCE else []
             files += [folder / config] + ([folder / "demo.json"] if self.scale == "demo" else [])
-        files += [Path(self.repo_root) / "bundles" / bundle / "configs" / e for e in extra]
+        files += [bundles / bundle / "configs" / e for e in extra]
         return "[" + ",".join(f"'{f}'" for f in files) + "]"
 
 
-def run_bundle(settings: SuiteSettings, run_id: str, config_files: str, out: Path, overrides: dict, done=None) -> Path:
+def run_bundle(
+    settings: SuiteSettings, bundle: str, run_id: str, config_files: str, out: Path, overrides: dict, done=None
+) -> Path:
     """Run one bundle command with ``output_dir=out``, logging to ``out/log.txt``, unless ``done`` (default
     ``out/metrics.json``, which the downstream bundles write last) exists from an earlier run; returns ``done``.
     A ``done`` that the bundle does not write itself is created here once the command succeeds."""
@@ -116,7 +124,9 @@ def run_bundle(settings: SuiteSettings, run_id: str, config_files: str, out: Pat
     if done.exists():
         return done
     out.mkdir(parents=True, exist_ok=True)
+    folder = Path(settings.repo_root) / "bundles" / bundle / "configs"
     command = [sys.executable, "-m", "monai.bundle", "run", run_id, "--config_file", config_files]
+    command += ["--meta_file", str(folder / "metadata.json"), "--logging_file", str(folder / "logging.conf")]
     command += [f"--{key}={value}" for key, value in {"output_dir": out, **overrides}.items()]
     start = time.time()
     with open(out / "log.txt", "w") as log:
@@ -151,7 +161,7 @@ def fine_tune(settings: SuiteSettings, bundle: str, key: str, encoders: dict, da
                     "model_dir": run_dir / "models",
                     "seed": seed,
                 }
-                done = run_bundle(settings, "training", settings.configs(bundle, "train.json"), run_dir, overrides)
+                done = run_bundle(settings, bundle, "training", settings.configs(bundle, "train.json"), run_dir, overrides)
                 results.setdefault(encoder, {}).setdefault(name, {}).setdefault(fraction, []).append(_metrics(done)[key])
     return results
 
@@ -173,7 +183,7 @@ def zero_shot_suite(settings: SuiteSettings, encoders: dict, out: Path) -> dict:
         }
         # the zero-shot bundle takes its network from the pretraining configs
         config_files = settings.configs("msfm_zeroshot", "evaluate.json", layered_on=("msfm", "train.json"))
-        results[encoder] = _metrics(run_bundle(settings, "evaluating", config_files, out / "msfm_zeroshot" / encoder, overrides))
+        results[encoder] = _metrics(run_bundle(settings, "msfm_zeroshot", "evaluating", config_files, out / "msfm_zeroshot" / encoder, overrides))
     return results
 
 
@@ -182,13 +192,13 @@ def pretrain_ablations(settings: SuiteSettings, out: Path) -> dict:
     encoders = {}
     for name in ABLATIONS:
         run_dir = out / "ablation_pretraining" / name
-        overrides: dict = {"model_dir": run_dir / "models"}
+        overrides: dict = {"ablation": name, "model_dir": run_dir / "models"}
         if settings.ablation_epochs:
             overrides["max_epochs"] = settings.ablation_epochs
-        config_files = settings.configs("msfm", "train.json", f"ablation/{name}.json")
+        config_files = settings.configs("msfm", "train.json", "ablation.json")
         # model.pt appears at the first validation, so completion is marked separately (an interrupted
         # pretraining resumes from its checkpoints on the next call)
-        run_bundle(settings, "training", config_files, run_dir, overrides, done=run_dir / "pretraining.done")
+        run_bundle(settings, "msfm", "training", config_files, run_dir, overrides, done=run_dir / "pretraining.done")
         encoders[name] = (run_dir / "models" / "model.pt", run_dir / "models" / "tokenizer")
     return encoders
 

@@ -13,8 +13,6 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from msfm.data.letterbox import Letterbox
-from msfm.data.reports import report_sentences
-from msfm.data.tokenization import tokenize_sentences
 from msfm.metrics import (
     GROUNDING_THRESHOLDS,
     boxes_to_mask,
@@ -24,23 +22,10 @@ from msfm.metrics import (
     per_class_auc,
     retrieval_recall,
 )
-from msfm.networks import MSFMNet
+from msfm.networks import MSFMNet, prompt_prototypes, zero_shot_probability
 from msfm.visualize.plots import plot_overlays, plot_roc_curves
 
-__all__ = ["ZeroShotClassification", "PhraseGrounding", "ImageTextRetrieval", "zero_shot_probability"]
-
-
-def zero_shot_probability(image_emb: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:
-    """``p = exp(s+) / (exp(s+) + exp(s−))`` with ``s± = image · prototype±`` (REFERENCE §2).
-
-    Args:
-        image_emb: ``[B, D]`` unit-norm image embeddings.
-        prototypes: ``[2, D]`` mean prompt embeddings of the positive and the negative set.
-
-    Returns:
-        ``[B]`` probabilities of the positive class.
-    """
-    return (image_emb.float() @ prototypes.float().t()).softmax(dim=1)[:, 0]
+__all__ = ["ZeroShotClassification", "PhraseGrounding", "ImageTextRetrieval"]
 
 
 def _as_list(items: list) -> list:
@@ -86,24 +71,12 @@ class ZeroShotClassification:
         batch_size: int = 64,
         num_workers: int = 0,
     ) -> None:
-        if not prompts.get("positive") or not prompts.get("negative"):
-            raise ValueError(f"prompts need non-empty 'positive' and 'negative' lists, got {dict(prompts)}")
         self.dataset, self.tokenizer, self.prompts = dataset, tokenizer, prompts
         self.output_dir, self.class_index, self.max_length = Path(output_dir), class_index, max_length
         self.batch_size, self.num_workers = batch_size, num_workers
 
-    def prototypes(self, network: MSFMNet, device: torch.device) -> torch.Tensor:
-        """``[2, D]`` mean prompt embeddings of the positive and the negative set."""
-        rows = []
-        for name in ("positive", "negative"):
-            tokens = [tokenize_sentences(report_sentences(p), self.tokenizer, self.max_length, 1) for p in self.prompts[name]]
-            ids = torch.as_tensor(np.stack([t["input_ids"] for t in tokens]), device=device)
-            mask = torch.as_tensor(np.stack([t["attention_mask"] for t in tokens]), device=device)
-            rows.append(network.encode_text(ids, mask).float().mean(dim=0))
-        return torch.stack(rows)
-
     def __call__(self, network: MSFMNet, device: torch.device) -> dict[str, float]:
-        prototypes = self.prototypes(network, device)
+        prototypes = prompt_prototypes(network, self.tokenizer, self.prompts, self.max_length)
         probabilities, labels = [], []
         for samples in _batches(self.dataset, self.batch_size, self.num_workers, "zero-shot"):
             image_emb = network.encode_image(_stack(samples, "image", device))

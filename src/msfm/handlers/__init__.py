@@ -1,10 +1,11 @@
-"""Ignite handlers of the msfm workflows: resumable checkpoints, retrieval validation, embedding export and the
-reports a run leaves behind (``metrics.json``, curves, ROC curves, overlays)."""
+"""Ignite handlers of the msfm workflows: resumable checkpoints, retrieval validation, embedding export, per-image
+predictions and the reports a run leaves behind (``metrics.json``, curves, ROC curves, overlays)."""
 
 from __future__ import annotations
 
 from msfm.handlers.checkpoint import ResumableCheckpoint, latest_checkpoints
 from msfm.handlers.embedding_writer import EmbeddingWriter
+from msfm.handlers.predictions import ClassificationCSVWriter
 from msfm.handlers.reports import (
     ClassificationReport,
     MetricsReport,
@@ -15,6 +16,7 @@ from msfm.handlers.reports import (
 from msfm.handlers.retrieval import embeddings_from_output, retrieval_metric_handlers
 
 __all__ = [
+    "ClassificationCSVWriter",
     "ClassificationReport",
     "EmbeddingWriter",
     "MetricsReport",

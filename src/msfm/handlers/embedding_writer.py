@@ -1,4 +1,4 @@
-"""Saving the image and report embeddings that an evaluator computes."""
+"""Saving the image embeddings that an evaluator computes."""
 
 from __future__ import annotations
 
@@ -15,28 +15,31 @@ __all__ = ["EmbeddingWriter"]
 
 
 class EmbeddingWriter:
-    """Ignite handler: collect ``pred["image_emb"]`` and ``pred["text_emb"]`` of every batch and write them to one
-    ``.npz`` file when the engine completes.
+    """Ignite handler: collect the ``pred`` embeddings ``[B, D]`` of every batch (of
+    :class:`msfm.networks.MSFMImageEmbedder`) and write them to one ``.npz`` file when the engine completes.
 
-    The file holds ``image_emb [N, D]`` and ``text_emb [N, D]`` (unit-normalised, float32) and ``identifiers``,
+    The file holds ``image_emb [N, D]`` (unit-normalised, float32) and ``identifiers``,
     the samples' ``key`` paths relative to ``base_dir`` (the dataset's own file names), row-aligned with the
     embeddings. The evaluator must keep the data order (no shuffling) and not decollate its output.
 
     Args:
         output_path: the ``.npz`` file to write.
         data: the evaluated datalist entries, in loader order.
-        base_dir: directory the identifiers are relative to.
+        base_dir: directory the identifiers are relative to; None keeps the entries' paths.
         key: entry key that identifies a sample.
     """
 
     def __init__(
-        self, output_path: str | os.PathLike, data: Sequence[dict], base_dir: str | os.PathLike, key: str = "image"
+        self,
+        output_path: str | os.PathLike,
+        data: Sequence[dict],
+        base_dir: str | os.PathLike | None = None,
+        key: str = "image",
     ) -> None:
         self.output_path = Path(output_path)
-        self.identifiers = [os.path.relpath(entry[key], base_dir) for entry in data]
+        self.identifiers = [os.path.relpath(e[key], base_dir) if base_dir else str(e[key]) for e in data]
         self.logger = logging.getLogger(__name__)
         self._image: list[torch.Tensor] = []
-        self._text: list[torch.Tensor] = []
 
     def attach(self, engine: Engine) -> None:
         engine.add_event_handler(Events.STARTED, self.reset)
@@ -44,20 +47,19 @@ class EmbeddingWriter:
         engine.add_event_handler(Events.COMPLETED, self.write)
 
     def reset(self, engine: Engine) -> None:
-        self._image, self._text = [], []
+        self._image = []
 
     def collect(self, engine: Engine) -> None:
         pred = engine.state.output["pred"]
-        self._image.append(torch.nn.functional.normalize(pred["image_emb"].detach().float(), dim=-1).cpu())
-        self._text.append(torch.nn.functional.normalize(pred["text_emb"].detach().float(), dim=-1).cpu())
+        self._image.append(torch.nn.functional.normalize(pred.detach().float(), dim=-1).cpu())
 
     def write(self, engine: Engine) -> None:
-        image, text = torch.cat(self._image).numpy(), torch.cat(self._text).numpy()
+        image = torch.cat(self._image).numpy()
         if len(self.identifiers) != image.shape[0]:
             raise ValueError(
                 f"{len(self.identifiers)} identifiers for {image.shape[0]} embeddings: the loader must not drop or "
                 "reorder samples."
             )
         self.output_path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(self.output_path, image_emb=image, text_emb=text, identifiers=np.asarray(self.identifiers))
-        self.logger.info(f"wrote {image.shape[0]} image and report embeddings to {self.output_path}")
+        np.savez(self.output_path, image_emb=image, identifiers=np.asarray(self.identifiers))
+        self.logger.info(f"wrote {image.shape[0]} image embeddings to {self.output_path}")

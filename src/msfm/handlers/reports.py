@@ -31,7 +31,11 @@ def _plain(value):
 
 
 def write_metrics(path: str | os.PathLike, metrics: Mapping) -> None:
-    """Write ``metrics`` as indented JSON (NaN becomes ``null``), creating the folder."""
+    """Write ``metrics`` as indented JSON (NaN becomes ``null``), creating the folder.
+
+    Not MONAI's ``MetricsSaver``: that writes one CSV per metric, while a run's ``metrics.json`` also records how
+    it was made (split, datalist, checkpoint, sample counts) and is what ``msfm.evaluation.suite`` reads back.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as f:

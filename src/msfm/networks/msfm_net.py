@@ -36,7 +36,7 @@ class MSFMNet(nn.Module):
         image_encoder: the ViT image encoder.
         text_encoder: the BERT report encoder.
         embed_dim: width of the shared embedding space.
-        itm_hidden_dim: hidden width of the matching head.
+        itm_hidden_dim: hidden width of the matching head; None: ``embed_dim``.
         mask_ratio: MAE share of hidden patches.
         mlm_probability: MLM share of masked tokens.
         center_regions: centre each image's region embeddings on their mean (see above).
@@ -54,7 +54,7 @@ class MSFMNet(nn.Module):
         image_encoder: MSFMImageEncoder,
         text_encoder: MSFMTextEncoder,
         embed_dim: int = 512,
-        itm_hidden_dim: int = 512,
+        itm_hidden_dim: int | None = None,
         mask_ratio: float = 0.75,
         mlm_probability: float = 0.15,
         center_regions: bool = True,
@@ -73,7 +73,7 @@ class MSFMNet(nn.Module):
         self.text_proj = ProjectionHead(text_width, embed_dim)
         self.region_proj = nn.Linear(image_width, embed_dim)
         self.sentence_proj = nn.Linear(text_width, embed_dim)
-        self.itm_head = ImageTextMatchingHead(embed_dim, itm_hidden_dim)
+        self.itm_head = ImageTextMatchingHead(embed_dim, itm_hidden_dim or embed_dim)
         self.mask_ratio = mask_ratio
         self.mlm_probability = mlm_probability
         self.center_regions = center_regions

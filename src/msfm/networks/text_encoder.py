@@ -24,6 +24,11 @@ def mask_tokens(
     """BERT masking: pick ``probability`` of the maskable tokens; 80 % become [MASK], 10 % a random token,
     10 % stay.
 
+    The scheme of ``transformers.DataCollatorForLanguageModeling``, kept here because msfm masks inside the
+    network's forward pass (on the model's device, for the reports of the batch at hand) from token ids alone:
+    the collator works at collation and needs the tokenizer object, which a text encoder built from sizes
+    (``vocab_size``, ``mask_token_id``) does not have.
+
     Args:
         input_ids: ``[B, L]``.
         maskable: ``[B, L]`` bool, the tokens that may be picked (content tokens, not special or padding).
