@@ -293,7 +293,7 @@ def test_zero_shot_scorer_is_the_two_prompt_softmax(tiny, tmp_path):
     parser.update(settings)
     network, tokenizer = parser.get_parsed_content("network").eval(), parser.get_parsed_content("tokenizer")
     with torch.no_grad():
-        pixels = parser.get_parsed_content("zero_shot#dataset#transform")({"image": str(image)})["image"][None]
+        pixels = parser.get_parsed_content("preprocessing")({"image": str(image)})["image"][None]
         image_embedding = network.encode_image(pixels)[0]
         scores = []
         for prompts in (parser["prompts"]["positive"], parser["prompts"]["negative"]):

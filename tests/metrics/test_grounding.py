@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -43,3 +44,25 @@ def test_heatmap_is_normalised_resized_and_peaks_at_the_hot_patch():
     row, column = divmod(int(heatmap.argmax()), 48)
     assert 8 <= row < 16 and 32 <= column < 40  # inside patch (1, 4) of 8 x 8 pixels
     assert torch.equal(grounding_heatmap(torch.ones(2, 2), (4, 4)), torch.zeros(4, 4))
+
+
+def test_cumulative_grounding_metrics_match_the_per_sample_scores():
+    """mIoU: mean over samples at each threshold (NaN skipped: an empty box mask), then over thresholds; CNR:
+    mean over samples; samples of different sizes in one call."""
+    from msfm.metrics import ContrastToNoiseMetric, GroundingIoUMetric
+
+    torch.manual_seed(0)
+    heatmaps = [torch.rand(6, 9) * 2 - 1, torch.rand(5, 5) * 2 - 1, torch.rand(4, 7) * 2 - 1]
+    masks = [torch.rand(6, 9) > 0.5, torch.zeros(5, 5, dtype=torch.bool), torch.rand(4, 7) > 0.3]
+    iou, cnr = GroundingIoUMetric(), ContrastToNoiseMetric()
+    iou(y_pred=heatmaps[:2], y=masks[:2])
+    iou(y_pred=heatmaps[2:], y=masks[2:])
+    cnr(y_pred=heatmaps, y=masks)
+    per_sample = torch.stack([grounding_iou(h, m) for h, m in zip(heatmaps, masks)])
+    assert per_sample[1].isnan().all()
+    assert float(iou.aggregate()) == pytest.approx(float(torch.nanmean(per_sample, dim=0).mean()))
+    expected = [contrast_to_noise(h, m) for h, m in zip(heatmaps, masks)]
+    assert float(cnr.aggregate()) == pytest.approx(float(np.nanmean(expected)), rel=1e-6)
+    assert float(GroundingIoUMetric((0.3,))(y_pred=heatmaps, y=masks).nanmean()) == pytest.approx(
+        float(torch.nanmean(per_sample[:, 2]))
+    )

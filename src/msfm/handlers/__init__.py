@@ -1,5 +1,6 @@
 """Ignite handlers of the msfm workflows: resumable checkpoints, retrieval validation, embedding export, per-image
-predictions and the reports a run leaves behind (``metrics.json``, curves, ROC curves, overlays)."""
+predictions, the zero-shot evaluators' outputs and the reports a run leaves behind (``metrics.json``, curves,
+ROC curves, overlays)."""
 
 from __future__ import annotations
 
@@ -14,16 +15,21 @@ from msfm.handlers.reports import (
     write_metrics,
 )
 from msfm.handlers.retrieval import embeddings_from_output, retrieval_metric_handlers
+from msfm.handlers.zero_shot import GroundingOverlays, SampleCount, ZeroShotReport, grounding_metric_handlers
 
 __all__ = [
     "ClassificationCSVWriter",
     "ClassificationReport",
     "EmbeddingWriter",
+    "GroundingOverlays",
     "MetricsReport",
     "ResumableCheckpoint",
+    "SampleCount",
     "SegmentationReport",
     "TrainingCurves",
+    "ZeroShotReport",
     "embeddings_from_output",
+    "grounding_metric_handlers",
     "latest_checkpoints",
     "retrieval_metric_handlers",
     "write_metrics",

@@ -8,13 +8,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from ignite.engine import Engine, Events
+from ignite.engine import Engine
 from monai.utils import ImageMetaKey
+
+from msfm.handlers.collector import CollectingHandler
 
 __all__ = ["ClassificationCSVWriter"]
 
 
-class ClassificationCSVWriter:
+class ClassificationCSVWriter(CollectingHandler):
     """On completion, ``predictions.csv`` in ``output_dir``: one row per image, its source file and one column of
     predicted probability per class (with a header naming the classes).
 
@@ -38,30 +40,22 @@ class ClassificationCSVWriter:
         filename: str = "predictions.csv",
         image_key: str = "image",
     ) -> None:
+        super().__init__()
         self.path = Path(output_dir) / filename
         self.class_names = list(class_names)
         self.image_key = image_key
-        self.rows: list[list] = []
 
-    def attach(self, engine: Engine) -> None:
-        engine.add_event_handler(Events.EPOCH_STARTED, self._reset)
-        engine.add_event_handler(Events.ITERATION_COMPLETED, self._collect)
-        engine.add_event_handler(Events.COMPLETED, self._write)
-
-    def _reset(self, engine: Engine) -> None:
-        self.rows = []
-
-    def _collect(self, engine: Engine) -> None:
+    def collect(self, engine: Engine) -> None:
         for item, output in zip(engine.state.batch, engine.state.output):
             scores = torch.as_tensor(output["pred"]).float().flatten().tolist()
             if len(scores) != len(self.class_names):
                 raise ValueError(f"{len(scores)} predicted scores per image for {len(self.class_names)} class names")
             source = item[self.image_key].meta.get(ImageMetaKey.FILENAME_OR_OBJ, "")
-            self.rows.append([source, *scores])
+            self.items.append([source, *scores])
 
-    def _write(self, engine: Engine) -> None:
+    def write(self, engine: Engine) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["image", *self.class_names])
-            writer.writerows(self.rows)
+            writer.writerows(self.items)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from msfm.metrics.classification import MeanAUCMetric, per_class_auc
 from msfm.metrics.grounding import (
     GROUNDING_THRESHOLDS,
+    ContrastToNoiseMetric,
+    GroundingIoUMetric,
     boxes_to_mask,
     contrast_to_noise,
     grounding_heatmap,
@@ -15,6 +17,8 @@ from msfm.metrics.segmentation import ImageDiceMetric, per_image_dice
 
 __all__ = [
     "GROUNDING_THRESHOLDS",
+    "ContrastToNoiseMetric",
+    "GroundingIoUMetric",
     "ImageDiceMetric",
     "MeanAUCMetric",
     "RETRIEVAL_DIRECTIONS",

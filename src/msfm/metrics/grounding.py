@@ -1,4 +1,5 @@
-"""Phrase grounding: similarity maps to heatmaps, box masks, IoU over thresholds and contrast-to-noise ratio."""
+"""Phrase grounding: similarity maps to heatmaps, box masks, IoU over thresholds and contrast-to-noise ratio, and
+their cumulative metrics for MONAI workflows."""
 
 from __future__ import annotations
 
@@ -6,13 +7,22 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from monai.metrics import CumulativeIterationMetric
 from monai.utils import optional_import
 
 from msfm.data.letterbox import Letterbox
 
 ndimage, _ = optional_import("scipy.ndimage")
 
-__all__ = ["GROUNDING_THRESHOLDS", "grounding_heatmap", "boxes_to_mask", "grounding_iou", "contrast_to_noise"]
+__all__ = [
+    "GROUNDING_THRESHOLDS",
+    "ContrastToNoiseMetric",
+    "GroundingIoUMetric",
+    "boxes_to_mask",
+    "contrast_to_noise",
+    "grounding_heatmap",
+    "grounding_iou",
+]
 
 GROUNDING_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
 
@@ -89,3 +99,46 @@ def contrast_to_noise(heatmap: torch.Tensor, mask: torch.Tensor) -> float:
         return float("nan")
     noise = (inside.var(unbiased=False) + outside.var(unbiased=False)).sqrt()
     return float((inside.mean() - outside.mean()).abs() / noise) if noise > 0 else float("nan")
+
+
+class GroundingIoUMetric(CumulativeIterationMetric):
+    """Grounding mIoU accumulated over samples: per sample :func:`grounding_iou` of its heatmap and box mask at
+    each threshold; :meth:`aggregate` takes the mean over samples at each threshold (NaN skipped), then the mean
+    over thresholds (REFERENCE §2). One threshold gives the IoU at that threshold.
+
+    Call it with lists of ``[H, W]`` heatmaps and masks (each sample may have its own size).
+
+    Args:
+        thresholds: the heatmap thresholds.
+    """
+
+    def __init__(self, thresholds: Sequence[float] = GROUNDING_THRESHOLDS) -> None:
+        super().__init__()
+        self.thresholds = tuple(thresholds)
+
+    def _compute_tensor(self, y_pred: torch.Tensor, y: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
+        if y is None:
+            raise ValueError("GroundingIoUMetric needs the box masks y.")
+        return grounding_iou(y_pred, y.bool(), self.thresholds)[None]
+
+    def aggregate(self) -> torch.Tensor:
+        ious = self.get_buffer()
+        if not isinstance(ious, torch.Tensor) or ious.numel() == 0:
+            raise ValueError("no samples were evaluated.")
+        return torch.nanmean(ious, dim=0).mean()
+
+
+class ContrastToNoiseMetric(CumulativeIterationMetric):
+    """Grounding CNR accumulated over samples: the mean of :func:`contrast_to_noise` over samples, NaN skipped.
+    Call it with lists of ``[H, W]`` heatmaps and masks."""
+
+    def _compute_tensor(self, y_pred: torch.Tensor, y: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
+        if y is None:
+            raise ValueError("ContrastToNoiseMetric needs the box masks y.")
+        return torch.tensor([[contrast_to_noise(y_pred, y.bool())]])
+
+    def aggregate(self) -> torch.Tensor:
+        values = self.get_buffer()
+        if not isinstance(values, torch.Tensor) or values.numel() == 0:
+            raise ValueError("no samples were evaluated.")
+        return torch.nanmean(values.double()).float()

@@ -12,6 +12,7 @@ from msfm.networks.matching import HardNegativeSampler, report_duplicate_mask
 from msfm.networks.msfm_net import MSFMNet
 from msfm.networks.text_encoder import MSFMTextEncoder, mask_tokens
 from msfm.networks.zero_shot import (
+    PhraseSimilarityMap,
     ZeroShotClassifier,
     prompt_prototypes,
     zero_shot_classifier,
@@ -26,6 +27,7 @@ __all__ = [
     "MSFMNet",
     "MSFMTextEncoder",
     "MaskedPatchDecoder",
+    "PhraseSimilarityMap",
     "ProjectionHead",
     "ViTClassifier",
     "ViTSegmentationNet",

@@ -1,4 +1,5 @@
-"""Zero-shot classification by the pretrained model: an image scored against a positive and a negative prompt set."""
+"""Zero-shot uses of the pretrained model: an image scored against a positive and a negative prompt set, and the
+phrase-patch similarity maps of phrase grounding."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
 from msfm.data.reports import report_sentences
 from msfm.data.tokenization import tokenize_sentences
@@ -13,7 +15,13 @@ from msfm.networks.image_embedder import MSFMImageEmbedder
 from msfm.networks.image_encoder import MSFMImageEncoder
 from msfm.networks.msfm_net import MSFMNet
 
-__all__ = ["ZeroShotClassifier", "prompt_prototypes", "zero_shot_classifier", "zero_shot_probability"]
+__all__ = [
+    "PhraseSimilarityMap",
+    "ZeroShotClassifier",
+    "prompt_prototypes",
+    "zero_shot_classifier",
+    "zero_shot_probability",
+]
 
 
 def zero_shot_probability(image_emb: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:
@@ -86,3 +94,22 @@ def zero_shot_classifier(
     classifier.image_proj = network.image_proj
     classifier.prototypes.copy_(prompt_prototypes(network, tokenizer, prompts, max_length))
     return classifier.to(next(network.parameters()).device)
+
+
+class PhraseSimilarityMap(nn.Module):
+    """Phrase grounding's network: ``(images, input_ids, attention_mask, sentence_index)`` → ``[B, h, w]`` cosine
+    of each image's phrase with every patch (:meth:`msfm.networks.MSFMNet.similarity_map`), the whole phrase being
+    one text unit even when it reads as several sentences.
+
+    Args:
+        network: the pretrained model.
+    """
+
+    def __init__(self, network: MSFMNet) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(
+        self, images: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor, sentence_index: torch.Tensor
+    ) -> torch.Tensor:
+        return self.network.similarity_map(images, input_ids, attention_mask, sentence_index.clamp(max=0))

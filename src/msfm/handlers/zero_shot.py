@@ -1,0 +1,140 @@
+"""What the zero-shot evaluators leave behind: sample counts, the zero-shot ROC curve with per-image scores, the
+grounding metrics besides mIoU, and grounding overlays."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import torch
+from ignite.engine import Engine, Events
+from monai.handlers import IgniteMetricHandler, from_engine
+from monai.utils import ImageMetaKey
+
+from msfm.data.letterbox import Letterbox
+from msfm.handlers.collector import CollectingHandler
+from msfm.metrics import (
+    GROUNDING_THRESHOLDS,
+    ContrastToNoiseMetric,
+    GroundingIoUMetric,
+    contrast_to_noise,
+    grounding_iou,
+    per_class_auc,
+)
+from msfm.visualize.plots import plot_overlays, plot_roc_curves
+
+__all__ = ["GroundingOverlays", "SampleCount", "ZeroShotReport", "grounding_metric_handlers"]
+
+
+def _batched(output) -> Mapping:
+    if not isinstance(output, Mapping):
+        raise TypeError("zero-shot handlers read a batched output: build the evaluator with decollate=False")
+    return output
+
+
+class SampleCount:
+    """Counts the evaluated samples (the batches' length along ``key``) into ``engine.state.metrics[name]``.
+
+    Args:
+        name: the metric name.
+        key: the batch entry counted.
+    """
+
+    def __init__(self, name: str, key: str = "image") -> None:
+        self.name, self.key, self.count = name, key, 0
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.EPOCH_STARTED, self._reset)
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self._count)
+        engine.add_event_handler(Events.EPOCH_COMPLETED, self._store)
+
+    def _reset(self, engine: Engine) -> None:
+        self.count = 0
+
+    def _count(self, engine: Engine) -> None:
+        batch = engine.state.batch
+        self.count += len(batch[self.key]) if isinstance(batch, Mapping) else len(batch)
+
+    def _store(self, engine: Engine) -> None:
+        engine.state.metrics[self.name] = self.count
+
+
+class ZeroShotReport(CollectingHandler):
+    """On completion, in ``output_dir``: ``zero_shot_roc.png`` and ``zero_shot_predictions.csv`` (per image: its
+    source file, the label and the zero-shot probability), so that users can re-score or look at failures.
+
+    Args:
+        output_dir: where to write.
+        column: the label column scored.
+    """
+
+    def __init__(self, output_dir: str | os.PathLike, column: int = 0) -> None:
+        super().__init__()
+        self.output_dir, self.column = Path(output_dir), column
+
+    def collect(self, engine: Engine) -> None:
+        output = _batched(engine.state.output)
+        sources = engine.state.batch["image"].meta.get(ImageMetaKey.FILENAME_OR_OBJ, [""] * len(output["pred"]))
+        scores = output["pred"].float().flatten().tolist()
+        labels = output["label"][:, self.column].float().tolist()
+        self.items += list(zip(sources, labels, scores))
+
+    def write(self, engine: Engine) -> None:
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        labels = torch.tensor([[label] for _, label, _ in self.items]).numpy()
+        scores = torch.tensor([[score] for _, _, score in self.items]).numpy()
+        plot_roc_curves(scores, labels, ["zero-shot"], per_class_auc(scores, labels), self.output_dir / "zero_shot_roc.png")
+        with open(self.output_dir / "zero_shot_predictions.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["image", "label", "probability"])
+            writer.writerows(self.items)
+
+
+class GroundingOverlays(CollectingHandler):
+    """On completion, ``output_path``: the first ``num_overlays`` samples' heatmaps over their images with the
+    phrase's boxes, titled with the phrase, IoU at threshold 0.3 and CNR. Reads the ``heatmap`` and ``truth`` of
+    :class:`msfm.evaluation.GroundingHeatmaps`.
+
+    Args:
+        output_path: the PNG to write.
+        num_overlays: samples drawn.
+    """
+
+    def __init__(self, output_path: str | os.PathLike, num_overlays: int = 8) -> None:
+        super().__init__()
+        self.output_path, self.num_overlays = Path(output_path), num_overlays
+
+    def collect(self, engine: Engine) -> None:
+        output, batch = _batched(engine.state.output), engine.state.batch
+        images = batch["image"]
+        for i, (heatmap, truth) in enumerate(zip(output["heatmap"], output["truth"])):
+            if len(self.items) >= self.num_overlays:
+                return
+            letterbox = Letterbox(tuple(int(s) for s in images.meta["spatial_shape"][i]), images.shape[-1])
+            iou = float(grounding_iou(heatmap, truth, (0.3,))[0])
+            self.items.append(
+                {
+                    "image": letterbox.canvas_to_original(images[i, 0].as_tensor().float().cpu()).numpy(),
+                    "heatmap": heatmap.numpy(),
+                    "boxes": batch["boxes"][i],
+                    "title": f"{batch['phrase'][i][:40]}\nIoU@0.3 {iou:.2f} CNR {contrast_to_noise(heatmap, truth):.2f}",
+                }
+            )
+
+    def write(self, engine: Engine) -> None:
+        self.output_path.parent.mkdir(parents=True, exist_ok=True)
+        plot_overlays(self.items, self.output_path, heatmap_label="normalised similarity")
+
+
+def grounding_metric_handlers(thresholds: Sequence[float] = GROUNDING_THRESHOLDS) -> dict[str, IgniteMetricHandler]:
+    """The grounding metrics besides mIoU: ``grounding_CNR`` and ``grounding_IoU_t<t>`` at each threshold, read
+    from the ``heatmap`` and ``truth`` of :class:`msfm.evaluation.GroundingHeatmaps`."""
+    scores = from_engine(["heatmap", "truth"])
+    handlers = {"grounding_CNR": IgniteMetricHandler(metric_fn=ContrastToNoiseMetric(), output_transform=scores)}
+    for threshold in thresholds:
+        handlers[f"grounding_IoU_t{threshold:g}"] = IgniteMetricHandler(
+            metric_fn=GroundingIoUMetric((threshold,)), output_transform=scores
+        )
+    return handlers
