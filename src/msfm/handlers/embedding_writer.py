@@ -20,7 +20,7 @@ class EmbeddingWriter:
 
     The file holds ``image_emb [N, D]`` (unit-normalised, float32) and ``identifiers``,
     the samples' ``key`` paths relative to ``base_dir`` (the dataset's own file names), row-aligned with the
-    embeddings. The evaluator must keep the data order (no shuffling) and not decollate its output.
+    embeddings. The evaluator must keep the data order (no shuffling); its output may be batched or decollated.
 
     Args:
         output_path: the ``.npz`` file to write.
@@ -50,7 +50,8 @@ class EmbeddingWriter:
         self._image = []
 
     def collect(self, engine: Engine) -> None:
-        pred = engine.state.output["pred"]
+        output = engine.state.output
+        pred = output["pred"] if isinstance(output, dict) else torch.stack([item["pred"] for item in output])
         self._image.append(torch.nn.functional.normalize(pred.detach().float(), dim=-1).cpu())
 
     def write(self, engine: Engine) -> None:
