@@ -49,3 +49,30 @@ def test_split_sentences(text, expected):
 def test_empty_report_is_an_error():
     with pytest.raises(ValueError, match="no usable text"):
         report_sentences("FINDINGS: ___ \n IMPRESSION: ")
+
+
+# Open-i (IU X-ray) style: "XXXX" anonymisation, a title before the full stop, a lost space and stray marks
+OPEN_I_STYLE = (
+    "FINDINGS: The heart is normal in size. The mediastinum is unremarkable. XXXX/XXXX. ..Left lung apex.There "
+    "are streaky opacities . . Findings discussed with Dr. XXXX at 3 p.m. by telephone.\n"
+    "IMPRESSION: No acute cardiopulmonary disease, e.g. no effusion. Seen at 3 p.m. Follow-up advised."
+)
+
+
+def test_real_world_report_quirks():
+    assert report_sentences(OPEN_I_STYLE) == [
+        "The heart is normal in size.",
+        "The mediastinum is unremarkable.",
+        "Left lung apex.",
+        "There are streaky opacities.",
+        "Findings discussed with Dr. at 3 p.m. by telephone.",
+        "No acute cardiopulmonary disease, e.g. no effusion.",
+        "Seen at 3 p.m.",
+        "Follow-up advised.",
+    ]
+    assert "XXXX" not in clean_report(OPEN_I_STYLE) and ".." not in clean_report(OPEN_I_STYLE)
+
+
+@pytest.mark.parametrize("text", ["Opacity of 3.5 cm. Stable.", "Compared with the XR of 2 views. Clear."])
+def test_quirk_handling_leaves_ordinary_text_alone(text):
+    assert clean_report(text) == text
