@@ -76,3 +76,7 @@ def test_real_world_report_quirks():
 @pytest.mark.parametrize("text", ["Opacity of 3.5 cm. Stable.", "Compared with the XR of 2 views. Clear."])
 def test_quirk_handling_leaves_ordinary_text_alone(text):
     assert clean_report(text) == text
+
+
+def test_a_sentence_ending_in_no_still_ends():
+    assert split_sentences("Pleural effusion: no. Pneumothorax: no.") == ["Pleural effusion: no.", "Pneumothorax: no."]

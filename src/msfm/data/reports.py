@@ -20,7 +20,7 @@ _STRAY_MARKS = re.compile(r"([.!?])(?:\s*[.!?,;:/-])+")
 _SPACE_BEFORE_MARK = re.compile(r"\s+(?=[.,;:!?](?:\s|$))")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Za-z0-9(])")
 # Words whose full stop does not end a sentence ("discussed with Dr. Smith").
-_ABBREVIATIONS = ("dr", "drs", "mr", "mrs", "ms", "prof", "st", "vs", "approx", "e.g", "i.e", "cf", "no", "fig")
+_ABBREVIATIONS = ("dr", "drs", "mr", "mrs", "ms", "prof", "vs", "approx", "e.g", "i.e", "cf", "fig")
 
 
 def extract_sections(text: str) -> dict[str, str]:
