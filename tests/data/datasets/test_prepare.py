@@ -305,3 +305,19 @@ def test_command_line_settings_map_to_each_preparer():
         dataset_options("nih", label_set="5")
     with pytest.raises(ValueError, match="--test-size does not apply to chexpert"):
         dataset_options("chexpert", test_size=3)
+
+
+@pytest.mark.parametrize("dataset", ["chexpert", "nih", "rsna", "siim"])
+def test_small_subsets_prepare_without_size_flags(tmp_path, dataset, caplog):
+    """A subset far smaller than the protocol's dataset gets splits in the protocol's proportions (at least one
+    image each), with a note; an impossible explicit size names the flags."""
+    {"chexpert": fixtures.make_chexpert, "nih": fixtures.make_nih, "rsna": fixtures.make_rsna, "siim": fixtures.make_siim}[
+        dataset
+    ](tmp_path)
+    with caplog.at_level("WARNING"):
+        prepare_dataset(dataset, tmp_path, tmp_path / "out")
+    datalist = load(tmp_path / "out")
+    assert datalist["training"] and datalist["validation"] and datalist["test"]
+    assert "the protocol's proportion" in caplog.text
+    with pytest.raises(PreparationError, match="--validation-size and --test-size"):
+        prepare_dataset(dataset, tmp_path, tmp_path / "too_big", validation_size=10_000)

@@ -6,9 +6,19 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from msfm.data.datasets.common import ErrorPolicy, PreparationError, first_positive, read_csv, split_off
+from msfm.data.datasets.common import (
+    ErrorPolicy,
+    PreparationError,
+    first_positive,
+    protocol_size,
+    read_csv,
+    split_off,
+)
 
 __all__ = ["prepare_chexpert", "CHEXPERT_14", "CHEXPERT_5", "CHEXPERT_UNCERTAIN_ONES"]
+
+# the protocol moves 5,000 of the 223,414 official training images to validation (REFERENCE §2)
+PROTOCOL_VALIDATION, PROTOCOL_TRAIN_POOL = 5000, 223414
 
 CHEXPERT_14 = (
     "No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema",
@@ -45,7 +55,7 @@ def prepare_chexpert(
     label_set: str = "5",
     uncertain_ones: tuple[str, ...] = CHEXPERT_UNCERTAIN_ONES,
     frontal_only: bool = True,
-    validation_size: int = 5000,
+    validation_size: int | None = None,
 ) -> dict:
     """Label vectors from ``train.csv`` (split into training and validation) and ``valid.csv`` (the test set).
 
@@ -56,7 +66,8 @@ def prepare_chexpert(
         label_set: ``"5"`` (the competition tasks) or ``"14"`` (all observations).
         uncertain_ones: classes whose uncertain label (-1) becomes 1 (U-ones); the others become 0 (U-zeros).
         frontal_only: keep frontal views only.
-        validation_size: training images moved to the validation split (stratified by the first positive class).
+        validation_size: training images moved to the validation split (stratified by the first positive class;
+            default: the protocol's 5,000, in proportion for a smaller set).
     """
     classes = {"5": CHEXPERT_5, "14": CHEXPERT_14}.get(label_set)
     if classes is None:
@@ -81,6 +92,9 @@ def prepare_chexpert(
             label = [_label(row[c], c in uncertain_ones, f"{csv_path} ({row['Path']}, {c})") for c in classes]
             entries.append({"image": os.path.relpath(image_root / row["Path"], root), "label": label})
         sets[name] = entries
+    validation_size = protocol_size(
+        validation_size, PROTOCOL_VALIDATION, PROTOCOL_TRAIN_POOL, len(sets["train"]), "validation"
+    )
     training, validation = split_off(sets["train"], validation_size, seed, stratum=first_positive)
     return {
         "splits": {"training": training, "validation": validation, "test": sets["valid"]},

@@ -22,6 +22,7 @@ __all__ = [
     "find_file",
     "first_positive",
     "fit_box",
+    "protocol_size",
     "split_off",
     "nested_fractions",
     "fraction_name",
@@ -115,14 +116,31 @@ def _strata(entries: Sequence[dict], key: Callable[[dict], Hashable] | None) -> 
     return groups
 
 
+def protocol_size(requested: int | None, official: int, official_total: int, available: int, split: str) -> int:
+    """Images for a split: ``requested`` when given; otherwise the protocol's ``official`` count, or, for a dataset
+    smaller than the protocol's ``official_total`` images (a pilot, a site's own subset), the same proportion of
+    the ``available`` images (at least one), with a logged note.
+    """
+    if requested is not None:
+        return requested
+    if available >= official_total:
+        return official
+    size = max(1, round(official * available / official_total))
+    logger.warning(
+        f"{available} images, fewer than the protocol's {official_total}: {size} go to {split} (the protocol's "
+        f"proportion; {official} in the full set). Set the size explicitly to change it."
+    )
+    return size
+
+
 def split_off(
     entries: Sequence[dict], size: int, seed: int, stratum: Callable[[dict], Hashable] | None = None
 ) -> tuple[list[dict], list[dict]]:
     """Split ``size`` entries off (stratified by ``stratum``), deterministically by ``seed``.
 
     Not scikit-learn's ``train_test_split(stratify=...)``: it rejects any stratum with a single member, which
-    small real subsets (a site's own images, a pilot) have for rare findings; here each stratum keeps its rounded
-    share and a rare one simply stays in the larger part.
+    small real subsets (a site's own images, a pilot) have for rare findings; here each stratum keeps its share,
+    rounded so that exactly ``size`` entries are taken.
 
     Returns:
         ``(rest, taken)``.
@@ -130,11 +148,19 @@ def split_off(
     if size <= 0:
         return list(entries), []
     if size >= len(entries):
-        raise PreparationError(f"cannot split {size} entries off a set of {len(entries)}")
+        raise PreparationError(
+            f"cannot split {size} entries off a set of {len(entries)}: give smaller --validation-size and "
+            "--test-size (or leave them out: a dataset smaller than the protocol's gets its proportions)"
+        )
     rng = np.random.default_rng(seed)
+    strata = list(_strata(entries, stratum).values())
+    # each stratum's share, rounded so that the shares add up to ``size`` (largest remainders first)
+    exact = [size * len(indices) / len(entries) for indices in strata]
+    shares = [math.floor(e) for e in exact]
+    for i in sorted(range(len(strata)), key=lambda i: exact[i] - shares[i], reverse=True)[: size - sum(shares)]:
+        shares[i] += 1
     taken: set[int] = set()
-    for indices in _strata(entries, stratum).values():
-        share = round(size * len(indices) / len(entries))
+    for indices, share in zip(strata, shares):
         taken.update(rng.permutation(indices)[:share].tolist())
     return [e for i, e in enumerate(entries) if i not in taken], [e for i, e in enumerate(entries) if i in taken]
 

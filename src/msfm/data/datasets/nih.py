@@ -9,9 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from msfm.data.datasets.common import ErrorPolicy, PreparationError, find_file, first_positive
+from msfm.data.datasets.common import ErrorPolicy, PreparationError, find_file, first_positive, protocol_size
 
 __all__ = ["prepare_nih", "NIH_CLASSES"]
+
+# the protocol holds out 11,218 of the 89,685 official train/val images for validation (REFERENCE §2)
+PROTOCOL_VALIDATION, PROTOCOL_TRAIN_VAL = 11218, 89685
 
 NIH_CLASSES = (
     "Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia", "Pneumothorax",
@@ -45,7 +48,16 @@ def _split_patients(
 
     Not scikit-learn's ``GroupShuffleSplit``: its ``test_size`` counts patients, while the protocol asks for a
     number of images.
+
+    Raises:
+        PreparationError: naming the flag, when ``size`` would leave no training image.
     """
+    if size >= len(entries):
+        raise PreparationError(
+            f"cannot hold out {size} of {len(entries)} train/val images for validation: give a smaller "
+            "--validation-size and --test-size (or leave them out: a dataset smaller than the protocol's gets its "
+            "proportions)"
+        )
     patients = sorted(set(patient_of.values()))
     held: set[str] = set()
     count, taken = Counter(patient_of.values()), 0
@@ -64,7 +76,9 @@ def _read_list(path: Path) -> set[str]:
     return {line.strip() for line in path.read_text().splitlines() if line.strip()}
 
 
-def prepare_nih(root: str | os.PathLike, errors: ErrorPolicy, seed: int = 0, validation_size: int = 11218) -> dict:
+def prepare_nih(
+    root: str | os.PathLike, errors: ErrorPolicy, seed: int = 0, validation_size: int | None = None
+) -> dict:
     """Multi-hot labels over the 14 findings (``No Finding`` is all zeros).
 
     Args:
@@ -73,7 +87,7 @@ def prepare_nih(root: str | os.PathLike, errors: ErrorPolicy, seed: int = 0, val
         errors: the error policy (missing image, unknown label).
         seed: seed of the validation split.
         validation_size: about this many train/val images move to validation, whole patients at a time (no patient
-            is in two splits).
+            is in two splits; default: the protocol's 11,218, in proportion for a smaller set).
     """
     root = Path(root)
     rows = _read_entries(find_file(root, "Data_Entry_2017.csv", "Data_Entry_2017_v2020.csv"))
@@ -101,6 +115,9 @@ def prepare_nih(root: str | os.PathLike, errors: ErrorPolicy, seed: int = 0, val
         elif image in train_val:
             sets["train_val"].append(entry)
             patient_of[entry["image"]] = patient
+    validation_size = protocol_size(
+        validation_size, PROTOCOL_VALIDATION, PROTOCOL_TRAIN_VAL, len(sets["train_val"]), "validation"
+    )
     training, validation = _split_patients(sets["train_val"], patient_of, validation_size, seed)
     return {
         "splits": {"training": training, "validation": validation, "test": sets["test"]},

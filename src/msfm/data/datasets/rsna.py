@@ -6,14 +6,21 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-from msfm.data.datasets.common import ErrorPolicy, find_file, fit_box, read_csv, split_off
+from msfm.data.datasets.common import ErrorPolicy, find_file, fit_box, protocol_size, read_csv, split_off
 from msfm.data.datasets.dicom_header import image_size
 
 __all__ = ["prepare_rsna"]
 
+# images per split in the label-fraction protocol (REFERENCE §2), of the 29,684 labelled stage-2 images
+PROTOCOL = {"training": 25184, "validation": 1500, "test": 3000}
+
 
 def prepare_rsna(
-    root: str | os.PathLike, errors: ErrorPolicy, seed: int = 0, validation_size: int = 1500, test_size: int = 3000
+    root: str | os.PathLike,
+    errors: ErrorPolicy,
+    seed: int = 0,
+    validation_size: int | None = None,
+    test_size: int | None = None,
 ) -> dict:
     """One entry per ``patientId``: ``label`` = [Target] and ``boxes`` = its ``[x, y, w, h]`` rows.
 
@@ -24,8 +31,9 @@ def prepare_rsna(
         root: directory with ``stage_2_train_labels.csv`` and ``stage_2_train_images/<patientId>.dcm``.
         errors: the error policy (missing or unreadable DICOM, box outside the image, inconsistent rows).
         seed: seed of the splits.
-        validation_size: images in the validation split.
-        test_size: images in the test split.
+        validation_size: images in the validation split (default: the protocol's 1,500, in proportion for a
+            smaller set; :func:`~msfm.data.datasets.common.protocol_size`).
+        test_size: images in the test split (default: the protocol's 3,000, likewise).
     """
     root = Path(root)
     labels_csv = find_file(root, "stage_2_train_labels.csv", "stage_1_train_labels.csv")
@@ -51,6 +59,9 @@ def prepare_rsna(
             continue
         entries.append({"image": image, "label": [float(targets.pop())], "boxes": fitted})
     stratum = lambda e: e["label"][0]  # noqa: E731
+    total = PROTOCOL["training"] + PROTOCOL["validation"] + PROTOCOL["test"]
+    test_size = protocol_size(test_size, PROTOCOL["test"], total, len(entries), "test")
+    validation_size = protocol_size(validation_size, PROTOCOL["validation"], total, len(entries), "validation")
     rest, test = split_off(entries, test_size, seed, stratum)
     training, validation = split_off(rest, validation_size, seed + 1, stratum)
     return {

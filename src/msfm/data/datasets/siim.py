@@ -9,12 +9,15 @@ from pathlib import Path
 import numpy as np
 from monai.utils import optional_import
 
-from msfm.data.datasets.common import ErrorPolicy, PreparationError, find_file, split_off
+from msfm.data.datasets.common import ErrorPolicy, PreparationError, find_file, protocol_size, split_off
 from msfm.data.datasets.dicom_header import image_size
 
 Image, _ = optional_import("PIL.Image")
 
 __all__ = ["prepare_siim", "decode_rle", "encode_rle", "read_rle_csv"]
+
+# images per split in the label-fraction protocol (REFERENCE §2)
+PROTOCOL = {"training": 7969, "validation": 1898, "test": 1904}
 
 
 def decode_rle(rle: str, rows: int, columns: int) -> np.ndarray:
@@ -73,8 +76,8 @@ def prepare_siim(
     out: str | os.PathLike,
     errors: ErrorPolicy,
     seed: int = 0,
-    validation_size: int = 1898,
-    test_size: int = 1904,
+    validation_size: int | None = None,
+    test_size: int | None = None,
 ) -> dict:
     """Decode every image's encodings (several rows = several components, ORed) into ``OUT/masks/<ImageId>.png``.
 
@@ -87,8 +90,9 @@ def prepare_siim(
         out: output directory (masks go to ``out/masks``).
         errors: the error policy (missing or unreadable DICOM, bad encoding).
         seed: seed of the splits.
-        validation_size: images in the validation split.
-        test_size: images in the test split.
+        validation_size: images in the validation split (default: the protocol's 1,898, in proportion for a
+            smaller set; :func:`~msfm.data.datasets.common.protocol_size`).
+        test_size: images in the test split (default: the protocol's 1,904, likewise).
     """
     root, out = Path(root), Path(out)
     rle_csv = find_file(root, "train-rle.csv", "train-rle-sample.csv")
@@ -117,6 +121,9 @@ def prepare_siim(
             }
         )
     stratum = lambda e: e["positive"]  # noqa: E731
+    total = PROTOCOL["training"] + PROTOCOL["validation"] + PROTOCOL["test"]
+    test_size = protocol_size(test_size, PROTOCOL["test"], total, len(entries), "test")
+    validation_size = protocol_size(validation_size, PROTOCOL["validation"], total, len(entries), "validation")
     rest, test = split_off(entries, test_size, seed, stratum)
     training, validation = split_off(rest, validation_size, seed + 1, stratum)
     return {"splits": {"training": training, "validation": validation, "test": test}, "stratum": stratum}
