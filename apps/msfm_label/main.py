@@ -3,15 +3,16 @@
 Start (from the repository root, with the MONAI Label environment active)::
 
     monailabel start_server --app apps/msfm_label --studies DATASTORE --host 127.0.0.1 --port 8000 \\
-        --conf models msfm_seg,msfm_cls --conf configs demo.json
+        --conf models msfm_seg,msfm_cls --conf configs downstream_demo.json,demo.json
 
 Options (``--conf NAME VALUE``):
     bundles: folder holding the bundle folders (default: this repository's ``bundles/``).
     models: bundles to serve, comma-separated (default ``msfm_seg,msfm_cls``); each needs ``models/model.pt``
         or ``models/model.ts``.
-    configs: configs of each bundle merged after its workflow (the common ``workflow.json``, the bundle's
-        ``inference.json``, and for training its ``train.json``), comma-separated (e.g. ``demo.json`` for the
-        demo-sized networks).
+    configs: configs merged after each bundle's workflow (the common ``workflow.json``, the bundle's
+        ``inference.json``, and for training its ``train.json``), comma-separated, each from the bundle's
+        ``configs`` or else ``<bundles>/common/configs`` (``downstream_demo.json,demo.json`` for the demo-sized
+        networks).
     pretrained_checkpoint: msfm pretraining checkpoint for training from the pretrained encoder; by default a
         training run fine-tunes the bundle's own ``models/model.pt``.
 """
@@ -37,14 +38,14 @@ TASK_TYPES = {"msfm_seg": InferType.SEGMENTATION, "msfm_cls": InferType.CLASSIFI
 
 
 def _layers(path: str, config: str, extra: list[str]) -> list[str]:
-    """The config files of a bundle workflow: the common workflow (``<bundles>/common``), the bundle's
-    ``inference.json`` (its network), ``config`` when that is another file, then the extra configs of the
-    bundle."""
-    configs = os.path.join(path, "configs")
-    workflow = os.path.join(os.path.dirname(path), "common", "configs", "workflow.json")
+    """The config files of a bundle workflow: the common workflow (``<bundles>/common/configs``), the bundle's
+    ``inference.json`` (its network), ``config`` when that is another file, then the extra configs, each from the
+    bundle's ``configs`` or else the common ones (``downstream_demo.json``)."""
+    configs, common = os.path.join(path, "configs"), os.path.join(os.path.dirname(path), "common", "configs")
     inference = os.path.join(configs, "inference.json")
     main = [] if os.path.samefile(config, inference) else [config]
-    return [workflow, inference, *main, *(os.path.join(configs, name) for name in extra)]
+    extras = [os.path.join(common if not os.path.isfile(os.path.join(configs, n)) else configs, n) for n in extra]
+    return [os.path.join(common, "workflow.json"), inference, *main, *extras]
 
 
 def _merged(path: str, config: str, extra: list[str]) -> ConfigParser:

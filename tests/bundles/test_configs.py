@@ -224,3 +224,28 @@ def test_configs_wire_without_copies():
     for bundle in ("msfm_cls", "msfm_seg", "msfm_zeroshot"):
         defining = [p.name for p in WIRING if p.parent.parent.name == bundle and "network_def" in json.loads(p.read_text())]
         assert defining == ["inference.json"], (bundle, defining)
+
+
+@pytest.mark.parametrize("bundle,task", [("msfm_cls", "classification"), ("msfm_seg", "segmentation")])
+def test_downstream_demo_layering_builds_the_demo_network(bundle, task):
+    """The demo configs of a downstream bundle (as the README, the suite and the MONAI Label app list them) give
+    the demo encoder that the demo pretraining trains, and the bundle's demo task set."""
+    from msfm.evaluation import SuiteSettings
+
+    settings = SuiteSettings(REPO_ROOT, None, None, {}, REPO_ROOT, scale="demo", random_baseline=False)
+    parser = ConfigParser()
+    parser.read_config([f.strip("'") for f in settings.configs(bundle, "train.json").strip("[]").split(",")])
+    parser.update({"pretrained_checkpoint": None})
+    vit = parser.get_parsed_content("network_def").vit
+    pretraining = ConfigParser()
+    pretraining.read_config([str(WORKFLOW), str(CONFIGS / "train.json"), str(CONFIGS / "demo.json")])
+    encoder = pretraining["image_encoder"]
+    assert (vit.norm.normalized_shape[0], len(vit.blocks)) == (encoder["hidden_size"], encoder["num_layers"])
+    assert parser.get_parsed_content("image_size") == pretraining.get_parsed_content("image_size") == 96
+    assert parser.get_parsed_content("datalist").endswith(f"{task}/datalist_100.json")
+
+
+def test_readme_commands_name_existing_configs():
+    for doc in [REPO_ROOT / "README.md", *REPO_ROOT.glob("docs/*.md"), *REPO_ROOT.glob("bundles/*/docs/README.md")]:
+        for path in re.findall(r"'(bundles/[\w/.]+\.json)'", doc.read_text()):
+            assert (REPO_ROOT / path).is_file(), f"{doc.name}: {path}"

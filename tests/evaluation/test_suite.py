@@ -52,7 +52,7 @@ def test_settings_build_the_encoder_rows_and_config_lists(tmp_path):
     downstream = settings.configs("msfm_cls", "train.json").split(",")
     assert [f.split("bundles/")[1].rstrip("']") for f in downstream] == [
         "common/configs/workflow.json", "msfm_cls/configs/inference.json", "msfm_cls/configs/train.json",
-        "msfm_cls/configs/demo.json",
+        "common/configs/downstream_demo.json", "msfm_cls/configs/demo.json",
     ]
     paper = SuiteSettings(tmp_path, Path("m"), Path("t"), data, tmp_path, scale="paper", random_baseline=False)
     assert "demo.json" not in paper.configs("msfm", "train.json") and list(paper.encoders) == ["msfm"]

@@ -102,14 +102,16 @@ class SuiteSettings:
     def configs(self, bundle: str, main: str, *extra: str, layered_on: tuple[str, str] | None = None) -> str:
         """A ``--config_file`` list: the common ``workflow.json``; another bundle's ``(bundle, main)`` pair (and
         its ``demo.json``) when ``layered_on`` is given; the bundle's ``inference.json`` where the network is
-        defined there (the downstream bundles); ``main``, the bundle's ``demo.json`` at demo scale, then
-        ``extra``."""
+        defined there (the downstream bundles); ``main``; at demo scale the downstream demo settings
+        (``common/configs/downstream_demo.json``, downstream bundles only) and the bundle's ``demo.json``; then ``extra``."""
         bundles = Path(self.repo_root) / "bundles"
         files = [bundles / "common" / "configs" / "workflow.json"]
         for name, config in ([layered_on] if layered_on else []) + [(bundle, main)]:
-            folder = bundles / name / "configs"
-            files += [folder / "inference.json"] if name in NETWORK_IN_INFERENCE else []
-            files += [folder / config] + ([folder / "demo.json"] if self.scale == "demo" else [])
+            folder, downstream = bundles / name / "configs", name in NETWORK_IN_INFERENCE
+            files += [folder / "inference.json"] if downstream else []
+            files += [folder / config]
+            if self.scale == "demo":
+                files += ([bundles / "common" / "configs" / "downstream_demo.json"] if downstream else []) + [folder / "demo.json"]
         files += [bundles / bundle / "configs" / e for e in extra]
         return "[" + ",".join(f"'{f}'" for f in files) + "]"
 
