@@ -158,3 +158,25 @@ def test_infer_dicom_writes_seg_and_sr_without_phi(source_path, tmp_path):
     for path in (seg_path, sr_path):
         assert_references_source(pydicom.dcmread(path), source)
         assert_no_phi_beyond_modules(path)
+
+
+def test_library_messages_never_quote_the_header(source_path, tmp_path, caplog, capfd):
+    """A real-world header: a single-component patient name (highdicom warns and quotes it) and an age invalid
+    for its VR. Reading and writing SEG and SR print and log no header value: not the name, not a UID."""
+    import logging
+    import warnings
+
+    dataset = pydicom.dcmread(source_path)
+    dataset.PatientName = "PLANTEDSINGLENAME"
+    dataset.PatientAge = "38"
+    dataset.save_as(source_path)
+    identifiers = ["PLANTEDSINGLENAME", dataset.StudyInstanceUID, dataset.SeriesInstanceUID, dataset.SOPInstanceUID]
+    with caplog.at_level(logging.DEBUG), warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        source = read_source(source_path)
+        write_segmentation(source, np.ones((120, 96), np.uint8), tmp_path / "seg.dcm", "msfm_seg", "0")
+        write_findings_report(source, {"pneumothorax": 0.5}, tmp_path / "sr.dcm", "msfm_cls", "0")
+    printed = capfd.readouterr()
+    emitted = caplog.text + printed.out + printed.err + " ".join(str(w.message) for w in escaped)
+    assert not [value for value in identifiers if value in emitted]
+    assert "withheld" in caplog.text  # the messages are counted, not lost silently

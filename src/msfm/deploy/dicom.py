@@ -15,6 +15,8 @@ from collections.abc import Mapping
 import numpy as np
 from monai.utils import optional_import
 
+from msfm.data.privacy import withheld_library_messages
+
 hd, _ = optional_import("highdicom")
 pydicom, _ = optional_import("pydicom")
 codes, _ = optional_import("pydicom.sr.codedict", name="codes")
@@ -78,7 +80,8 @@ def read_source(path: str | os.PathLike):
         ValueError: naming the file when it is not DICOM, lacks study/series/instance UIDs, or is multi-frame.
     """
     try:
-        source = pydicom.dcmread(path)
+        with withheld_library_messages():
+            source = pydicom.dcmread(path)
     except Exception as error:
         raise ValueError(f"{path}: not a readable DICOM file ({type(error).__name__}: {error})") from error
     missing = [k for k in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID") if k not in source]
@@ -98,6 +101,7 @@ def _referenceable(source):
     return source
 
 
+@withheld_library_messages()
 def write_segmentation(
     source,
     mask: np.ndarray,
@@ -161,6 +165,7 @@ def write_segmentation(
     return segmentation
 
 
+@withheld_library_messages()
 def write_findings_report(
     source,
     probabilities: Mapping[str, float],
