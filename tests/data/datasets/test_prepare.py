@@ -218,7 +218,8 @@ def test_truncated_images_with_verification(tmp_path):
     summary = prepare_dataset(
         "rsna", tmp_path / "rsna", tmp_path / "out2", validation_size=0, test_size=0, verify=True, on_error="skip"
     )
-    assert [s["file"] for s in summary["skipped"]] == [str(dicom)] and "cannot decode" in summary["skipped"][0][
+    # caught before decoding now (test_truncated_dicoms_are_caught_without_decoding); the decode would catch it too
+    assert [s["file"] for s in summary["skipped"]] == [str(dicom)] and "unreadable DICOM file" in summary["skipped"][0][
         "problem"
     ]
 
@@ -265,7 +266,7 @@ def test_rle_past_the_image(tmp_path):
 def test_unreadable_dicom_header(tmp_path):
     fixtures.make_rsna(tmp_path)
     (tmp_path / "stage_2_train_images" / "p-neg.dcm").write_bytes(b"not a dicom at all")
-    with pytest.raises(PreparationError, match=r"p-neg.dcm: unreadable DICOM header"):
+    with pytest.raises(PreparationError, match=r"p-neg.dcm: unreadable DICOM file"):
         prepare_dataset("rsna", tmp_path, tmp_path / "out", validation_size=0, test_size=0)
 
 
@@ -321,3 +322,32 @@ def test_small_subsets_prepare_without_size_flags(tmp_path, dataset, caplog):
     assert "the protocol's proportion" in caplog.text
     with pytest.raises(PreparationError, match="--validation-size and --test-size"):
         prepare_dataset(dataset, tmp_path, tmp_path / "too_big", validation_size=10_000)
+
+
+@pytest.mark.parametrize("kept", [0.8, 0.5])
+def test_truncated_dicoms_are_caught_without_decoding(tmp_path, kept):
+    """By default (no --verify-images), a DICOM cut short is a named error, or a counted skip."""
+    fixtures.make_rsna(tmp_path)
+    dicom = tmp_path / "stage_2_train_images" / "p-two.dcm"
+    raw = dicom.read_bytes()
+    dicom.write_bytes(raw[: int(len(raw) * kept)])
+    with pytest.raises(PreparationError, match="p-two.dcm"):
+        prepare_dataset("rsna", tmp_path, tmp_path / "out", validation_size=0, test_size=0)
+    summary = prepare_dataset("rsna", tmp_path, tmp_path / "out", validation_size=0, test_size=0, on_error="skip")
+    assert [s["file"] for s in summary["skipped"]] == [str(dicom)]
+
+
+def test_native_pixel_data_shorter_than_the_header_says():
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    from msfm.data.datasets.dicom_header import pixel_data_problem
+
+    dataset = Dataset()
+    dataset.file_meta = FileMetaDataset()
+    dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    dataset.Rows, dataset.Columns, dataset.BitsAllocated, dataset.SamplesPerPixel = 4, 5, 16, 1
+    dataset.PixelData = bytes(40)
+    assert pixel_data_problem(dataset) is None
+    dataset.PixelData = bytes(30)
+    assert pixel_data_problem(dataset) == "pixel data truncated (30 of 40 bytes)"
