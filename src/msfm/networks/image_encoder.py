@@ -105,7 +105,8 @@ class MaskedPatchDecoder(nn.Module):
         """
         x = self.embed(visible)
         b, num_patches, width = x.shape[0], self.position_embeddings.shape[1], x.shape[2]
-        tokens = self.mask_token.expand(b, num_patches, width).clone()
+        # the mask token in the visible tokens' dtype (bf16 under autocast), which scatter requires
+        tokens = self.mask_token.to(x.dtype).expand(b, num_patches, width).clone()
         tokens.scatter_(1, visible_index[..., None].expand(-1, -1, width), x)
         tokens = tokens + self.position_embeddings
         for block in self.blocks:
