@@ -235,7 +235,7 @@ def test_downstream_demo_layering_builds_the_demo_network(bundle, task):
     settings = SuiteSettings(REPO_ROOT, None, None, {}, REPO_ROOT, scale="demo", random_baseline=False)
     parser = ConfigParser()
     parser.read_config([f.strip("'") for f in settings.configs(bundle, "train.json").strip("[]").split(",")])
-    parser.update({"pretrained_checkpoint": None})
+    parser.update({"pretrained_checkpoint": None, "class_names": ["a", "b"]})  # the demo data need not exist
     vit = parser.get_parsed_content("network_def").vit
     pretraining = ConfigParser()
     pretraining.read_config([str(WORKFLOW), str(CONFIGS / "train.json"), str(CONFIGS / "demo.json")])
