@@ -9,12 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from ignite.engine import Engine, Events
+from ignite.engine import Engine
+
+from msfm.handlers.collector import CollectingHandler
 
 __all__ = ["EmbeddingWriter"]
 
 
-class EmbeddingWriter:
+class EmbeddingWriter(CollectingHandler):
     """Ignite handler: collect the ``pred`` embeddings ``[B, D]`` of every batch (of
     :class:`msfm.networks.MSFMImageEmbedder`) and write them to one ``.npz`` file when the engine completes.
 
@@ -36,26 +38,18 @@ class EmbeddingWriter:
         base_dir: str | os.PathLike | None = None,
         key: str = "image",
     ) -> None:
+        super().__init__()
         self.output_path = Path(output_path)
         self.identifiers = [os.path.relpath(e[key], base_dir) if base_dir else str(e[key]) for e in data]
         self.logger = logging.getLogger(__name__)
-        self._image: list[torch.Tensor] = []
-
-    def attach(self, engine: Engine) -> None:
-        engine.add_event_handler(Events.STARTED, self.reset)
-        engine.add_event_handler(Events.ITERATION_COMPLETED, self.collect)
-        engine.add_event_handler(Events.COMPLETED, self.write)
-
-    def reset(self, engine: Engine) -> None:
-        self._image = []
 
     def collect(self, engine: Engine) -> None:
         output = engine.state.output
         pred = output["pred"] if isinstance(output, dict) else torch.stack([item["pred"] for item in output])
-        self._image.append(torch.nn.functional.normalize(pred.detach().float(), dim=-1).cpu())
+        self.items.append(torch.nn.functional.normalize(pred.detach().float(), dim=-1).cpu())
 
     def write(self, engine: Engine) -> None:
-        image = torch.cat(self._image).numpy()
+        image = torch.cat(self.items).numpy()
         if len(self.identifiers) != image.shape[0]:
             raise ValueError(
                 f"{len(self.identifiers)} identifiers for {image.shape[0]} embeddings: the loader must not drop or "
