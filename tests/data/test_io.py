@@ -6,7 +6,8 @@ from monai.transforms import LoadImage
 from PIL import Image
 
 from msfm.data import RadiographReader, read_radiograph
-from tests.data.datasets.fixtures import PHI_ID, PHI_NAME, write_dicom
+from tests.conftest import REPO_ROOT
+from tests.data.datasets.fixtures import PHI_ID, PHI_NAME, asymmetric, write_dicom, write_png
 
 
 def asymmetric_image(height=12, width=20):
@@ -43,6 +44,22 @@ def test_dicom_monochrome1_is_inverted(tmp_path):
     np.testing.assert_allclose(read_radiograph(tmp_path / "m1.dcm"), read_radiograph(tmp_path / "m2.dcm"))
 
 
+def test_same_8_bit_pixels_give_the_same_tensor_in_every_container(tmp_path):
+    """An 8-bit DICOM and a PNG of the same pixels (not spanning 0–255, so a per-image rescale would show) are
+    the same image through the workflow's preprocessing, which training, evaluation and inference share."""
+    from monai.bundle import ConfigParser
+
+    pixels = asymmetric(value=180)
+    files = {"dicom": write_dicom(tmp_path / "a.dcm", pixels), "png": write_png(tmp_path / "a.png", pixels)}
+    assert read_radiograph(files["dicom"])[0, 0] == pytest.approx(20 / 255)
+    parser = ConfigParser()
+    parser.read_config(str(REPO_ROOT / "bundles" / "common" / "configs" / "workflow.json"))
+    parser.update({"image_size": 32})
+    preprocessing = parser.get_parsed_content("preprocessing")
+    dicom, png = (preprocessing({"image": str(path)})["image"] for path in files.values())
+    np.testing.assert_array_equal(np.asarray(dicom), np.asarray(png))
+
+
 def test_dicom_16_bit_rescale_and_window(tmp_path):
     stored = np.tile(np.arange(0, 4000, 200, dtype=np.uint16), (4, 1))  # 20 columns
     write_dicom(tmp_path / "r.dcm", stored, slope=0.5, intercept=-1000, window=(0, 1000))
@@ -71,3 +88,25 @@ def test_broken_files_name_the_file(tmp_path):
     (tmp_path / "t.dcm").write_bytes((tmp_path / "t.dcm").read_bytes()[:-100])
     with pytest.raises(ValueError, match="t.dcm: cannot decode"):
         read_radiograph(tmp_path / "t.dcm")
+
+
+def test_reading_an_archive_header_emits_no_identifier(tmp_path, caplog, capfd):
+    """A single-component name, an age and a date invalid for their VR, identifiers in several modules and in a
+    private tag: loading the image prints, logs and warns none of them."""
+    import logging
+    import warnings
+
+    import pydicom
+
+    from tests.deploy.fixtures import MODULE_PHI, OTHER_PHI, PRIVATE_PHI, write_archive_radiograph
+
+    path = write_archive_radiograph(tmp_path / "x.dcm")
+    header = pydicom.dcmread(path)
+    identifiers = [*MODULE_PHI.values(), *OTHER_PHI.values(), PRIVATE_PHI, "PLANTEDSINGLENAME"]
+    identifiers += [header.StudyInstanceUID, header.SeriesInstanceUID, header.SOPInstanceUID]
+    with caplog.at_level(logging.DEBUG), warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        image = LoadImage(reader=RadiographReader(), image_only=True)(path)
+    printed = capfd.readouterr()
+    emitted = caplog.text + printed.out + printed.err + str(image.meta) + " ".join(str(w.message) for w in escaped)
+    assert not [value for value in identifiers if value in emitted]

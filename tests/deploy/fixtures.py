@@ -65,6 +65,30 @@ def write_chest_radiograph(path: Path, rows: int = 120, columns: int = 96) -> Pa
     return path
 
 
+def write_archive_radiograph(
+    path: Path, pixel_spacing: bool = True, imager_spacing: bool = True, orientation: bool = True, dx: bool = False
+) -> Path:
+    """:func:`write_chest_radiograph` with the quirks of headers from real archives: PixelSpacing without
+    SliceThickness (optionally ImagerPixelSpacing and PatientOrientation too), a single-component patient name,
+    an age and a date that are invalid for their VR, and optionally the DX (for presentation) SOP class."""
+    write_chest_radiograph(path)
+    ds = pydicom.dcmread(path)
+    if pixel_spacing:
+        ds.PixelSpacing = [0.168, 0.168]
+    if imager_spacing:
+        ds.ImagerPixelSpacing = [0.139, 0.139]
+    if orientation:
+        ds.PatientOrientation = ["L", "F"]
+    if dx:
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = pydicom.uid.DigitalXRayImageStorageForPresentation
+        ds.Modality = "DX"
+    ds.PatientName = "PLANTEDSINGLENAME"
+    ds.PatientAge = "38"
+    ds.StudyDate = "2024-01-02"
+    ds.save_as(path)
+    return path
+
+
 def save_seeded_weights(configs: list[str], checkpoint: Path, seed: int = 0) -> Path:
     """Save the seeded random initial weights of ``network_def`` from ``configs`` (merged in order)."""
     parser = ConfigParser()

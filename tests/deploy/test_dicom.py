@@ -4,6 +4,7 @@ the Patient and Study modules; and scripts/infer_dicom.py end to end."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -12,7 +13,14 @@ import numpy as np
 import pydicom
 import pytest
 
-from msfm.deploy import BundlePredictor, finding_concept, read_source, write_findings_report, write_segmentation
+from msfm.deploy import (
+    BundlePredictor,
+    finding_concept,
+    read_source,
+    repair_invalid_values,
+    write_findings_report,
+    write_segmentation,
+)
 from tests.conftest import REPO_ROOT
 from tests.deploy.fixtures import (
     CLASS_NAMES,
@@ -20,6 +28,7 @@ from tests.deploy.fixtures import (
     OTHER_PHI,
     PRIVATE_PHI,
     export_tiny_model,
+    write_archive_radiograph,
     write_chest_radiograph,
 )
 
@@ -112,6 +121,57 @@ def test_findings_report_round_trip(source_path, tmp_path):
     assert_no_phi_beyond_modules(tmp_path / "sr.dcm")
     with pytest.raises(ValueError, match="outside"):
         write_findings_report(source, {"pneumonia": 1.5}, tmp_path / "bad.dcm", "msfm_cls", "0.1.0")
+
+
+def validator_errors(path) -> set[str]:
+    """The errors ``dciodvfy`` (dicom3tools, the reference validator) reports for a file."""
+    result = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, check=False)
+    return {line.strip() for line in (result.stdout + result.stderr).splitlines() if line.startswith("Error")}
+
+
+ARCHIVE_HEADERS = {
+    "cr-pixel-and-imager-spacing": {},
+    "cr-pixel-spacing-only": {"imager_spacing": False},
+    "cr-no-spacing-no-orientation": {"pixel_spacing": False, "imager_spacing": False, "orientation": False},
+    "dx-no-orientation": {"orientation": False, "dx": True},
+}
+
+
+@pytest.mark.parametrize("header", ARCHIVE_HEADERS.values(), ids=ARCHIVE_HEADERS.keys())
+def test_outputs_from_archive_headers_read_back_and_validate(header, tmp_path):
+    """SEG and SR from sources with real-archive quirks read back with highdicom, carry the repaired values and no
+    invalid one, and the reference validator finds no error in them that the source does not have."""
+    source_path = write_archive_radiograph(tmp_path / "in" / "source.dcm", **header)
+    source = read_source(source_path)
+    mask = np.zeros((120, 96), np.uint8)
+    mask[20:70, 10:40] = 1
+    write_segmentation(source, mask, tmp_path / "seg.dcm", "msfm_seg", "0.1.0")
+    write_findings_report(source, {"pneumothorax": 0.25}, tmp_path / "sr.dcm", "msfm_cls", "0.1.0")
+    seg, sr = hd.seg.segread(tmp_path / "seg.dcm"), hd.sr.srread(tmp_path / "sr.dcm")
+    np.testing.assert_array_equal(seg.pixel_array, mask)
+    assert seg.PatientOrientation == source.get("PatientOrientation", "")
+    for output in (seg, sr):
+        assert (output.PatientAge, output.StudyDate) == ("038Y", "20240102")
+        assert output.PatientName == "PLANTEDSINGLENAME"  # the Patient module stays as the standard requires
+    if shutil.which("dciodvfy") is None:
+        pytest.skip("dciodvfy not installed (apt-get install dicom3tools): validator comparison not run")
+    source_errors = validator_errors(source_path)
+    assert any("Patient's Age" in e for e in source_errors)  # the fixture does carry the quirk
+    for name in ("seg.dcm", "sr.dcm"):
+        added = validator_errors(tmp_path / name) - source_errors
+        assert not added, f"{name}: {sorted(added)}"
+
+
+def test_invalid_values_are_repaired_or_emptied_and_counted():
+    dataset = pydicom.Dataset()
+    dataset.PatientAge, dataset.StudyTime, dataset.PatientSex = "38", "10:15:00", "f"
+    dataset.StudyDate, dataset.AccessionNumber = "early 2024", "A" * 20
+    dataset.SeriesNumber, dataset.PatientName = 3, "ONLYONECOMPONENT"
+    counts = repair_invalid_values(dataset)
+    assert (dataset.PatientAge, dataset.StudyTime, dataset.PatientSex) == ("038Y", "101500", "F")
+    assert (dataset.StudyDate, dataset.AccessionNumber) == ("", "")
+    assert (dataset.SeriesNumber, dataset.PatientName) == (3, "ONLYONECOMPONENT")
+    assert counts == {"repaired": 3, "emptied": 2}
 
 
 def test_not_a_dicom_is_named(tmp_path):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 from collections.abc import Sequence
 
 import numpy as np
 from monai.data import ImageReader, PILWriter
 from monai.utils import MetaKeys, ensure_tuple, optional_import
+
+from msfm.data.privacy import withheld_library_messages
 
 pydicom, _ = optional_import("pydicom")
 # pydicom 3 moved the LUT functions to pydicom.pixels; 2.4 (which MONAI Label's pydicom-seg needs) has them here
@@ -66,17 +69,34 @@ def make_dicom(pixels: np.ndarray, jpeg: bool = False, photometric: str = "MONOC
     return ds
 
 
+def _full_scale(pixels: np.ndarray, bits: int) -> np.ndarray:
+    return pixels.astype(np.float32) / float(2**bits - 1)
+
+
+def _own_range(image: np.ndarray) -> np.ndarray:
+    image = image.astype(np.float32)
+    low, high = float(image.min()), float(image.max())
+    return (image - low) / (high - low) if high > low else np.zeros_like(image)
+
+
+@withheld_library_messages(level=logging.DEBUG)  # pydicom's warnings may quote header values
 def _read_dicom(path: str | os.PathLike) -> np.ndarray:
     dataset = pydicom.dcmread(path)
     pixels = dataset.pixel_array
     if pixels.ndim != 2:
         raise ValueError(f"expected a single-frame grey image, got pixel array of shape {pixels.shape}")
-    image = pydicom_pixels.apply_modality_lut(pixels, dataset)  # RescaleSlope / Intercept, Modality LUT
-    if "VOILUTSequence" in dataset or "WindowCenter" in dataset:
-        image = pydicom_pixels.apply_voi_lut(image, dataset)
-    image = image.astype(np.float32)
-    low, high = float(image.min()), float(image.max())
-    image = (image - low) / (high - low) if high > low else np.zeros_like(image)
+    bits = int(dataset.get("BitsStored", pixels.dtype.itemsize * 8))
+    windowed = "VOILUTSequence" in dataset or "WindowCenter" in dataset
+    rescaled = "ModalityLUTSequence" in dataset or (
+        float(dataset.get("RescaleSlope", 1) or 1), float(dataset.get("RescaleIntercept", 0) or 0)
+    ) != (1.0, 0.0)
+    if bits <= 8 and not (windowed or rescaled):
+        image = _full_scale(pixels, bits)  # as an 8-bit PNG or JPEG of the same pixels
+    else:
+        image = pydicom_pixels.apply_modality_lut(pixels, dataset)  # RescaleSlope / Intercept, Modality LUT
+        if windowed:
+            image = pydicom_pixels.apply_voi_lut(image, dataset)
+        image = _own_range(image)
     if dataset.get("PhotometricInterpretation", "MONOCHROME2") == "MONOCHROME1":
         image = 1.0 - image  # MONOCHROME1 stores inverted grey
     return image
@@ -85,7 +105,7 @@ def _read_dicom(path: str | os.PathLike) -> np.ndarray:
 def _read_bitmap(path: str | os.PathLike) -> np.ndarray:
     with Image.open(path) as img:
         if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-            image = np.asarray(img, dtype=np.float32) / 65535.0
+            image = _own_range(np.asarray(img))  # wider than 8 bits, and no window to apply
         else:
             if img.mode in ("RGBA", "LA", "P"):
                 img = img.convert("RGBA")
@@ -96,8 +116,14 @@ def _read_bitmap(path: str | os.PathLike) -> np.ndarray:
 def read_radiograph(path: str | os.PathLike) -> np.ndarray:
     """Read a radiograph as ``[H, W]`` float32 grey in ``[0, 1]``, rows top to bottom as displayed.
 
-    DICOM (detected by content): modality LUT (rescale slope/intercept), VOI LUT or window when present,
-    MONOCHROME1 inverted. PNG/JPG (any extension): L, RGB and RGBA become grey; 16-bit stays 16-bit precise.
+    One intensity policy, whatever the container (DICOM detected by content; PNG/JPG by any extension):
+
+    - 8-bit data is divided by its full scale (255): an 8-bit DICOM and a PNG or JPEG of the same pixels give the
+      same image, so a model pretrained on MIMIC-CXR-JPG sees RSNA and SIIM DICOMs as it saw its training data;
+    - data wider than 8 bits, or with a modality rescale, a VOI LUT or a window, goes through the modality LUT
+      and the VOI LUT or window when the header has one, and is then scaled to its own range (16-bit PNGs, which
+      carry no window, too);
+    - MONOCHROME1 is inverted; L, RGB and RGBA bitmaps become grey.
 
     Args:
         path: the image file.

@@ -26,9 +26,15 @@ class _Counting(logging.Handler):
 
 
 @contextmanager
-def withheld_library_messages(libraries: tuple[str, ...] = DICOM_LIBRARIES) -> Iterator[Counter]:
+def withheld_library_messages(
+    libraries: tuple[str, ...] = DICOM_LIBRARIES, level: int = logging.INFO
+) -> Iterator[Counter]:
     """Within the block, the warnings raised and the records logged by ``libraries`` go nowhere but into a count;
     on exit one record says how many of each kind were withheld, without their text.
+
+    Args:
+        libraries: the loggers to withhold.
+        level: the level of the count's record (``DEBUG`` where it would repeat once per image, as in a loader).
 
     Yields:
         the counts, by library and level (``"highdicom warning"``) or warning class.
@@ -52,7 +58,8 @@ def withheld_library_messages(libraries: tuple[str, ...] = DICOM_LIBRARIES) -> I
             log.removeHandler(handler)
             log.propagate, log.level = propagate, level
         if counts:
-            logger.info(
+            logger.log(
+                level,
                 "withheld %d message(s) of the DICOM libraries, which may quote header values: %s",
                 sum(counts.values()),
                 ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())),

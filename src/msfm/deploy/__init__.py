@@ -7,6 +7,7 @@ from msfm.deploy.dicom import (
     finding_concept,
     output_stem,
     read_source,
+    repair_invalid_values,
     write_findings_report,
     write_segmentation,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "finding_concept",
     "output_stem",
     "read_source",
+    "repair_invalid_values",
     "write_findings_report",
     "write_segmentation",
 ]

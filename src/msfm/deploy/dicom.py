@@ -3,13 +3,20 @@
 Both are built with highdicom, which copies only the Patient, Study and general-equipment references that the
 standard requires from the source image; nothing else of the source header (institution, operators, device,
 comments, private tags) is carried over, and output file names come from a hash, never from the header.
+
+Real headers hold values that are invalid for their VR (a Patient's Age of ``38`` where AS needs ``038Y``, dates with
+dashes). What the outputs copy is repaired where the meaning is unambiguous, else emptied, and counted
+(:func:`repair_invalid_values`), so that validators report no error the source does not already have.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 import os
+import re
+from collections import Counter
 from collections.abc import Mapping
 
 import numpy as np
@@ -20,6 +27,7 @@ from msfm.data.privacy import withheld_library_messages
 hd, _ = optional_import("highdicom")
 pydicom, _ = optional_import("pydicom")
 codes, _ = optional_import("pydicom.sr.codedict", name="codes")
+valuerep, _ = optional_import("pydicom.valuerep")
 
 __all__ = [
     "FINDING_CODES",
@@ -27,6 +35,7 @@ __all__ = [
     "finding_concept",
     "output_stem",
     "read_source",
+    "repair_invalid_values",
     "write_findings_report",
     "write_segmentation",
 ]
@@ -46,6 +55,8 @@ FINDING_CODES: dict[str, tuple[str, str, str]] = {
     "lung opacity": ("263716002", "SCT", "Opacity"),
 }
 PLAIN_CHEST_XRAY = ("399208008", "SCT", "Plain chest X-ray")
+
+logger = logging.getLogger(__name__)
 
 # Type 2 Patient/Study attributes highdicom copies; a source without them gets them empty (in a copy).
 _TYPE2_REFERENCES = (
@@ -92,9 +103,70 @@ def read_source(path: str | os.PathLike):
     return source
 
 
+def _repaired(vr: str, value: str) -> str | None:
+    """The valid spelling of a value invalid for its VR when its meaning is unambiguous, else None."""
+    text = str(value).strip()
+    if vr == "AS" and text.isdigit() and int(text) < 1000:
+        return f"{int(text):03d}Y"  # a bare number is an age in years
+    if vr == "DA" and re.fullmatch(r"\d{4}[-./]\d{2}[-./]\d{2}", text):
+        return re.sub(r"\D", "", text)
+    if vr == "TM" and re.fullmatch(r"\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?", text):
+        return text.replace(":", "")
+    if vr == "CS" and text.upper() != text:
+        return text.upper()
+    if vr == "DS":
+        try:
+            return str(valuerep.DS(float(text), auto_format=True))
+        except ValueError:
+            return None
+    return None
+
+
+def _valid(vr: str, value) -> bool:
+    try:
+        valuerep.validate_value(vr, value, pydicom.config.RAISE)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def repair_invalid_values(dataset) -> Counter:
+    """Repair, in place, the top-level text values of ``dataset`` that are invalid for their VR: a bare number
+    as an age (``38`` → ``038Y``), dates and times with separators, lower-case code strings, over-long decimal
+    strings. A value that cannot be repaired is emptied (allowed for the Type 2 and 3 attributes that outputs copy
+    from a source). UIDs stay as they are, since outputs reference them. Values are never logged, only counts.
+
+    Returns:
+        the counts ``{"repaired": n, "emptied": m}``.
+    """
+    counts: Counter = Counter()
+    for element in dataset:
+        values = list(element.value) if isinstance(element.value, pydicom.multival.MultiValue) else [element.value]
+        # text only: numbers, binary data and sequences are typed by pydicom; UT and UR hold free text; UIDs
+        # are referenced verbatim
+        if element.VR in ("UI", "UT", "UR") or not all(isinstance(v, str) for v in values) or element.value == "":
+            continue
+        if all(_valid(element.VR, v) for v in values):
+            continue
+        fixed = [v if _valid(element.VR, v) else _repaired(element.VR, v) for v in values]
+        if all(v is not None and _valid(element.VR, v) for v in fixed):
+            element.value = fixed if len(fixed) > 1 else fixed[0]
+            counts["repaired"] += 1
+        else:
+            element.value = ""
+            counts["emptied"] += 1
+    if counts:
+        logger.info(
+            "%d copied value(s) invalid for their VR repaired, %d emptied", counts["repaired"], counts["emptied"]
+        )
+    return counts
+
+
 def _referenceable(source):
-    """A copy of the source with the Type 2 references present (empty when absent), as highdicom requires."""
+    """A copy of the source with the Type 2 references present (empty when absent), as highdicom requires, and
+    its values invalid for their VR repaired or emptied."""
     source = copy.deepcopy(source)
+    repair_invalid_values(source)
     for keyword in _TYPE2_REFERENCES:
         if keyword not in source:
             setattr(source, keyword, "")
@@ -145,8 +217,13 @@ def write_segmentation(
             name=algorithm_name, family=codes.DCM.ArtificialIntelligence, version=algorithm_version
         ),
     )
+    reference = _referenceable(source)
+    if "PixelSpacing" in reference and "SliceThickness" not in reference:
+        # Projection radiographs have no slice thickness, which highdicom's reader requires of Pixel Measures;
+        # without a frame of reference the SEG needs none (its grid is the referenced source's)
+        del reference.PixelSpacing
     segmentation = hd.seg.Segmentation(
-        source_images=[_referenceable(source)],
+        source_images=[reference],
         pixel_array=(mask > 0)[None],
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=[description],
@@ -161,6 +238,8 @@ def write_segmentation(
         series_description=f"{algorithm_name} {finding}",
         omit_empty_frames=False,  # a negative result is still a SEG
     )
+    # General Image, Type 2C without a patient coordinate system; the SEG shares the source's pixel grid
+    segmentation.PatientOrientation = reference.get("PatientOrientation", "")
     segmentation.save_as(path)
     return segmentation
 
