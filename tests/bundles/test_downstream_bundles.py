@@ -3,6 +3,7 @@ TorchScript export, the zero-shot suite, and the same commands on datasets prepa
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 from pathlib import Path
@@ -14,8 +15,9 @@ from monai.bundle import ConfigParser
 from monai.optimizers import WarmupCosineSchedule
 from monai.transforms import Compose
 from PIL import Image
+from sklearn.metrics import roc_auc_score
 
-from msfm.data import load_or_train_tokenizer, read_radiograph
+from msfm.data import load_or_train_tokenizer, load_split, read_radiograph
 from msfm.data.datasets import prepare_dataset
 from msfm.demo import make_demo_tasks
 from msfm.networks import MSFMImageEncoder, MSFMNet, MSFMTextEncoder
@@ -117,6 +119,16 @@ def export_and_compare(bundle: str, config_files: str, out: Path, settings: dict
         assert torch.allclose(scripted(images), network.eval()(images), atol=1e-4)
 
 
+def read_table(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def tracked_artifacts(out: Path) -> set[str]:
+    """Names of the files that MLflow (SQLite backend, artifacts in ``mlruns/`` beside it) holds for the runs."""
+    return {path.name for path in (out / "mlruns").rglob("artifacts/*") if path.is_file()}
+
+
 @pytest.mark.slow
 def test_classification_trains_tests_tracks_and_exports(tiny, tmp_path):
     out = tmp_path / "cls"
@@ -133,6 +145,13 @@ def test_classification_trains_tests_tracks_and_exports(tiny, tmp_path):
     with sqlite3.connect(out / "mlruns.db") as db:
         logged = {row[0] for row in db.execute("select distinct key from metrics")}
     assert {"train_loss", "val_mean_auc", "test_mean_auc"} <= logged
+    rows = read_table(out / "per_image_predictions.csv")
+    assert len(rows) == 40 and len({row["image"] for row in rows}) == 40
+    assert all(Path(row["image"]).is_relative_to(tiny / "data") for row in rows)  # the dataset's files
+    for name, auc in metrics["per_class_auc"].items():
+        labels, scores = ([float(row[f"{name}_{kind}"]) for row in rows] for kind in ("label", "probability"))
+        assert roc_auc_score(labels, scores) == pytest.approx(auc, abs=1e-6)
+    assert {"metrics.json", "roc_curves.png", "per_image_predictions.csv"} <= tracked_artifacts(out)
     classes = "$msfm.data.datalist_classes('" + str(settings["datalist"]) + "')"
     settings = {**settings, "class_names": classes}
     export_and_compare("msfm_cls", configs("msfm_cls"), out, settings)
@@ -186,6 +205,9 @@ def test_segmentation_trains_infers_masks_and_exports(tiny, tmp_path):
     assert metrics["num_samples"] == 40 and 0.0 <= metrics["test_dice"] <= 1.0
     assert metrics["test_dice"] == pytest.approx(metrics["dice"], abs=1e-6)
     assert (out / "curves.png").is_file()
+    rows = read_table(out / "per_image_dice.csv")
+    assert len(rows) == 40 and np.mean([float(row["dice"]) for row in rows]) == pytest.approx(metrics["dice"], abs=1e-6)
+    assert sum(row["with_finding"] == "True" for row in rows) == metrics["num_with_finding"]
     run([*bundle_command(configs("msfm_seg"), "inferring", bundle="msfm_seg"), *flags(settings)])
     masks = sorted((out / "masks").glob("*.png"))
     assert len(masks) == 40
@@ -314,7 +336,8 @@ def test_zero_shot_suite(tiny, tmp_path, checkpoint):
     settings = zero_shot_settings(tiny, out, **extra)
     run([*bundle_command(files, "evaluating", bundle="msfm_zeroshot"), "--tracking", "mlflow", *flags(settings)])
     metrics = json.loads((out / "metrics.json").read_text())
-    assert 0 <= metrics["zero_shot_auc"] <= 1 and metrics["zero_shot_samples"] == 40
+    every_split = len(load_split(settings["datalist"], "all"))  # zero-shot scores all splits; retrieval the test
+    assert every_split > 40 and 0 <= metrics["zero_shot_auc"] <= 1 and metrics["zero_shot_samples"] == every_split
     assert 0 <= metrics["grounding_mIoU"] <= 1 and metrics["grounding_CNR"] >= 0
     assert metrics["retrieval_samples"] == 40 and 0 <= metrics["retrieval_i2t_R10"] <= 1
     for name in ("zero_shot_roc.png", "grounding_overlays.png"):
@@ -322,6 +345,17 @@ def test_zero_shot_suite(tiny, tmp_path, checkpoint):
     with sqlite3.connect(out / "mlruns.db") as db:
         logged = {row[0] for row in db.execute("select distinct key from metrics")}
     assert {"zero_shot_auc", "grounding_mIoU", "retrieval_t2i_R1"} <= logged
+    rows = read_table(out / "zero_shot_predictions.csv")
+    assert len(rows) == metrics["zero_shot_samples"]
+    labels, scores = [float(r["label"]) for r in rows], [float(r["probability"]) for r in rows]
+    assert roc_auc_score(labels, scores) == pytest.approx(metrics["zero_shot_auc"], abs=1e-6)
+    phrases = read_table(out / "grounding_per_phrase.csv")
+    assert len(phrases) == metrics["grounding_samples"] and all(row["phrase"] for row in phrases)
+    iou = [np.nanmean([float(row[f"IoU_t{t:g}"]) for row in phrases]) for t in (0.1, 0.2, 0.3, 0.4, 0.5)]
+    assert np.nanmean(iou) == pytest.approx(metrics["grounding_mIoU"], abs=1e-5)
+    assert np.mean([float(row["CNR"]) for row in phrases]) == pytest.approx(metrics["grounding_CNR"], abs=1e-5)
+    expected = {"metrics.json", "zero_shot_predictions.csv", "grounding_per_phrase.csv", "grounding_overlays.png"}
+    assert expected <= tracked_artifacts(out)
 
 
 @pytest.mark.slow
@@ -373,4 +407,5 @@ def test_same_commands_on_prepared_official_layouts(tiny, tmp_path):
     grounding = {"grounding_dataset_dir": mscxr, "grounding_datalist": mscxr / "prepared_mscxr" / "datalist.json"}
     run([*bundle_command(zero_shot_configs(), "evaluating", bundle="msfm_zeroshot"),
          *flags(zero_shot_settings(tiny, zs, **grounding))])
-    assert json.loads((zs / "metrics.json").read_text())["grounding_samples"] == 1
+    phrases = load_split(grounding["grounding_datalist"], "all")  # every split of MS-CXR, as published grounding
+    assert len(phrases) == 3 and json.loads((zs / "metrics.json").read_text())["grounding_samples"] == 3

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 
 from monai.data import load_decathlon_datalist
 
-__all__ = ["datalist_classes", "load_split"]
+__all__ = ["ALL_SPLITS", "datalist_classes", "load_split"]
+
+ALL_SPLITS = "all"
 
 
 def _require(datalist: str | os.PathLike | None) -> str | os.PathLike:
@@ -32,17 +35,34 @@ def datalist_classes(datalist: str | os.PathLike | None) -> list[str]:
     return list(classes)
 
 
-def load_split(datalist: str | os.PathLike | None, split: str, base_dir: str | os.PathLike | None = None) -> list[dict]:
-    """One split of a datalist with paths made absolute under ``base_dir`` (MONAI's ``load_decathlon_datalist``;
+def load_split(
+    datalist: str | os.PathLike | None, split: str | Sequence[str], base_dir: str | os.PathLike | None = None
+) -> list[dict]:
+    """Entries of a datalist with paths made absolute under ``base_dir`` (MONAI's ``load_decathlon_datalist``;
     ``None``: the datalist's own folder).
+
+    Args:
+        datalist: the datalist JSON.
+        split: a split's name, several names, or ``"all"``: every split in the file, in file order (for
+            evaluations that train nothing, such as zero-shot tasks).
+        base_dir: the folder that entry paths are relative to.
 
     Raises:
         ValueError: when no datalist is set (the message names the ``datalist`` setting), or naming the file,
-            when the split is missing or empty (an empty validation split would leave no best checkpoint, and the
+            when a split is missing or empty (an empty validation split would leave no best checkpoint, and the
             run would fail only when it reaches the test).
     """
     with open(_require(datalist)) as f:
-        entries = json.load(f).get(split)
+        content = json.load(f)
+    if split == ALL_SPLITS:
+        names = [key for key, value in content.items() if isinstance(value, list) and value and isinstance(value[0], dict)]
+    else:
+        names = [split] if isinstance(split, str) else list(split)
+    entries = []
+    for name in names:
+        if not content.get(name):
+            raise ValueError(f"{datalist}: the '{name}' split is missing or empty.")
+        entries += load_decathlon_datalist(datalist, data_list_key=name, base_dir=base_dir)
     if not entries:
-        raise ValueError(f"{datalist}: the '{split}' split is missing or empty.")
-    return load_decathlon_datalist(datalist, data_list_key=split, base_dir=base_dir)
+        raise ValueError(f"{datalist}: no split of entries.")
+    return entries

@@ -9,12 +9,15 @@ from collections.abc import Mapping, Sequence
 from ignite.engine import Engine
 from monai.engines import Workflow
 
+from msfm.handlers.tracking import log_artifacts
+
 __all__ = ["TaskSuite"]
 
 
 class TaskSuite(Engine):
     """Runs named evaluators in one epoch, one evaluator per iteration, and gathers their metrics in
-    ``state.metrics``; handlers (metrics report, MLflow) attach as to any engine.
+    ``state.metrics``; handlers (metrics report, MLflow) attach as to any engine, and the files the evaluators'
+    handlers write become artifacts of the suite's MLflow run.
 
     Args:
         tasks: ``{name: evaluator}``, each a MONAI workflow with its own data, network and metrics; a ``None``
@@ -30,7 +33,9 @@ class TaskSuite(Engine):
 
     def _run_task(self, engine: Engine, name: str) -> dict[str, float]:
         evaluator = self.tasks[name]
+        evaluator.state.artifacts = []
         evaluator.run()
+        log_artifacts(self, evaluator.state.artifacts)
         results = {key: value if isinstance(value, int) else float(value) for key, value in evaluator.state.metrics.items()}
         self.state.metrics.update({k: v for k, v in results.items() if not math.isnan(v)})
         return results

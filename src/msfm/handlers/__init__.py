@@ -15,13 +15,20 @@ from msfm.handlers.reports import (
     write_metrics,
 )
 from msfm.handlers.retrieval import embeddings_from_output, retrieval_metric_handlers
-from msfm.handlers.zero_shot import GroundingOverlays, SampleCount, ZeroShotReport, grounding_metric_handlers
+from msfm.handlers.zero_shot import (
+    GroundingOverlays,
+    GroundingTable,
+    SampleCount,
+    ZeroShotReport,
+    grounding_metric_handlers,
+)
 
 __all__ = [
     "ClassificationCSVWriter",
     "ClassificationReport",
     "EmbeddingWriter",
     "GroundingOverlays",
+    "GroundingTable",
     "MetricsReport",
     "ResumableCheckpoint",
     "SampleCount",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from collections import defaultdict
@@ -11,11 +12,21 @@ from pathlib import Path
 import numpy as np
 import torch
 from ignite.engine import Engine, Events
+from monai.utils import ImageMetaKey
 
+from msfm.handlers.tracking import log_artifacts
 from msfm.metrics import per_class_auc, per_image_dice
 from msfm.visualize.plots import plot_overlays, plot_roc_curves, plot_training_curves
 
-__all__ = ["write_metrics", "TrainingCurves", "MetricsReport", "ClassificationReport", "SegmentationReport"]
+__all__ = [
+    "write_metrics",
+    "write_table",
+    "source_files",
+    "TrainingCurves",
+    "MetricsReport",
+    "ClassificationReport",
+    "SegmentationReport",
+]
 
 
 def _plain(value):
@@ -40,6 +51,26 @@ def write_metrics(path: str | os.PathLike, metrics: Mapping) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as f:
         json.dump(_plain(metrics), f, indent=2)
+
+
+def write_table(path: str | os.PathLike, header: Sequence[str], rows: Sequence[Sequence]) -> None:
+    """Write a per-sample table as CSV with a header row, creating the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def source_files(batch, key: str = "image") -> list[str]:
+    """The source file of each sample of a batch (collated or decollated): the dataset's own path, which keys
+    the per-image tables (never a header value). Read from the ``source`` entry that the workflow's loading
+    copies from the datalist (batches drop image metadata), else from ``key``'s metadata."""
+    if isinstance(batch, Mapping):
+        sources = batch.get("source", batch[key].meta.get(ImageMetaKey.FILENAME_OR_OBJ) if key in batch else None)
+        return [str(s) for s in sources]
+    return [str(item["source"] if "source" in item else item[key].meta[ImageMetaKey.FILENAME_OR_OBJ]) for item in batch]
 
 
 def _batch(output, key: str) -> torch.Tensor:
@@ -119,11 +150,14 @@ class MetricsReport:
 
     def __call__(self, engine: Engine) -> None:
         write_metrics(self.output_path, {**self.extra, **engine.state.metrics})
+        log_artifacts(engine, [self.output_path])
 
 
 class ClassificationReport:
     """On completion: per-class AUC (scikit-learn) and ROC curves of the evaluated set, ``metrics.json`` (with the
-    engine's metrics) and ``roc_curves.png`` in ``output_dir``.
+    engine's metrics), ``roc_curves.png`` and ``per_image_predictions.csv`` (per image: source file, then each
+    class's label and probability, from which the AUCs can be recomputed) in ``output_dir``; with MLflow tracking,
+    the three are the run's artifacts.
 
     Args:
         output_dir: where to write.
@@ -137,6 +171,7 @@ class ClassificationReport:
         self.extra = dict(extra or {})
         self.scores: list[torch.Tensor] = []
         self.labels: list[torch.Tensor] = []
+        self.sources: list[str] = []
 
     def attach(self, engine: Engine) -> None:
         engine.add_event_handler(Events.EPOCH_STARTED, self._reset)
@@ -144,11 +179,12 @@ class ClassificationReport:
         engine.add_event_handler(Events.COMPLETED, self._report)
 
     def _reset(self, engine: Engine) -> None:
-        self.scores, self.labels = [], []
+        self.scores, self.labels, self.sources = [], [], []
 
     def _collect(self, engine: Engine) -> None:
         self.scores.append(_batch(engine.state.output, "pred").float())
         self.labels.append(_batch(engine.state.output, "label").float())
+        self.sources += source_files(engine.state.batch)
 
     def _report(self, engine: Engine) -> None:
         scores = torch.cat(self.scores).numpy().reshape(-1, len(self.class_names))
@@ -167,12 +203,22 @@ class ClassificationReport:
                 "prevalence": dict(zip(self.class_names, labels.mean(axis=0).tolist())),
             },
         )
+        header = ["image", *(f"{name}_{kind}" for name in self.class_names for kind in ("label", "probability"))]
+        rows = [
+            [source, *np.stack([label, score], 1).ravel().tolist()]
+            for source, label, score in zip(self.sources, labels, scores)
+        ]
+        write_table(self.output_dir / "per_image_predictions.csv", header, rows)
+        log_artifacts(
+            engine, [self.output_dir / n for n in ("metrics.json", "roc_curves.png", "per_image_predictions.csv")]
+        )
 
 
 class SegmentationReport:
     """On completion: per-image Dice (SIIM convention), also split by empty and non-empty truth, in
-    ``metrics.json`` (with the engine's metrics), and ``overlays.png`` (truth in green, prediction in red) of
-    the first ``num_examples`` images with a finding.
+    ``metrics.json`` (with the engine's metrics), ``per_image_dice.csv`` (source file, Dice, whether the truth
+    has a finding) and ``overlays.png`` (truth in green, prediction in red) of the first ``num_examples`` images
+    with a finding; with MLflow tracking, these are the run's artifacts.
 
     Args:
         output_dir: where to write.
@@ -191,6 +237,7 @@ class SegmentationReport:
         self.dice: list[torch.Tensor] = []
         self.positive: list[torch.Tensor] = []
         self.examples: list[dict] = []
+        self.sources: list[str] = []
 
     def attach(self, engine: Engine) -> None:
         engine.add_event_handler(Events.EPOCH_STARTED, self._reset)
@@ -198,7 +245,7 @@ class SegmentationReport:
         engine.add_event_handler(Events.COMPLETED, self._report)
 
     def _reset(self, engine: Engine) -> None:
-        self.dice, self.positive, self.examples = [], [], []
+        self.dice, self.positive, self.examples, self.sources = [], [], [], []
 
     def _collect(self, engine: Engine) -> None:
         images, preds, labels = (_batch(engine.state.output, k) for k in ("image", "pred", "label"))
@@ -206,6 +253,7 @@ class SegmentationReport:
         positive = labels.flatten(1).amax(dim=1) > 0.5
         self.dice.append(dice)
         self.positive.append(positive)
+        self.sources += source_files(engine.state.batch)
         for image, pred, label, score, found in zip(images, preds, labels, dice, positive):
             if len(self.examples) < self.num_examples and found:
                 self.examples.append(
@@ -234,3 +282,7 @@ class SegmentationReport:
                 "num_with_finding": int(positive.sum()),
             },
         )
+        rows = [[source, float(d), bool(p)] for source, d, p in zip(self.sources, dice, positive)]
+        write_table(self.output_dir / "per_image_dice.csv", ["image", "dice", "with_finding"], rows)
+        outputs = ["metrics.json", "per_image_dice.csv", *(["overlays.png"] if self.examples else [])]
+        log_artifacts(engine, [self.output_dir / name for name in outputs])

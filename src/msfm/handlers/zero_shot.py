@@ -1,9 +1,8 @@
 """What the zero-shot evaluators leave behind: sample counts, the zero-shot ROC curve with per-image scores, the
-grounding metrics besides mIoU, and grounding overlays."""
+grounding metrics besides mIoU, per-phrase grounding scores, and grounding overlays."""
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -11,10 +10,11 @@ from pathlib import Path
 import torch
 from ignite.engine import Engine, Events
 from monai.handlers import IgniteMetricHandler, from_engine
-from monai.utils import ImageMetaKey
 
 from msfm.data.letterbox import Letterbox
 from msfm.handlers.collector import CollectingHandler
+from msfm.handlers.reports import source_files, write_table
+from msfm.handlers.tracking import log_artifacts
 from msfm.metrics import (
     GROUNDING_THRESHOLDS,
     ContrastToNoiseMetric,
@@ -25,7 +25,7 @@ from msfm.metrics import (
 )
 from msfm.visualize.plots import plot_overlays, plot_roc_curves
 
-__all__ = ["GroundingOverlays", "SampleCount", "ZeroShotReport", "grounding_metric_handlers"]
+__all__ = ["GroundingOverlays", "GroundingTable", "SampleCount", "ZeroShotReport", "grounding_metric_handlers"]
 
 
 def _batched(output) -> Mapping:
@@ -63,7 +63,8 @@ class SampleCount:
 
 class ZeroShotReport(CollectingHandler):
     """On completion, in ``output_dir``: ``zero_shot_roc.png`` and ``zero_shot_predictions.csv`` (per image: its
-    source file, the label and the zero-shot probability), so that users can re-score or look at failures.
+    source file, the label and the zero-shot probability), so that users can re-score or look at failures; with
+    MLflow tracking, both are the run's artifacts.
 
     Args:
         output_dir: where to write.
@@ -76,7 +77,7 @@ class ZeroShotReport(CollectingHandler):
 
     def collect(self, engine: Engine) -> None:
         output = _batched(engine.state.output)
-        sources = engine.state.batch["image"].meta.get(ImageMetaKey.FILENAME_OR_OBJ, [""] * len(output["pred"]))
+        sources = source_files(engine.state.batch)
         scores = output["pred"].float().flatten().tolist()
         labels = output["label"][:, self.column].float().tolist()
         self.items += list(zip(sources, labels, scores))
@@ -85,11 +86,41 @@ class ZeroShotReport(CollectingHandler):
         self.output_dir.mkdir(parents=True, exist_ok=True)
         labels = torch.tensor([[label] for _, label, _ in self.items]).numpy()
         scores = torch.tensor([[score] for _, _, score in self.items]).numpy()
-        plot_roc_curves(scores, labels, ["zero-shot"], per_class_auc(scores, labels), self.output_dir / "zero_shot_roc.png")
-        with open(self.output_dir / "zero_shot_predictions.csv", "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["image", "label", "probability"])
-            writer.writerows(self.items)
+        plot_roc_curves(
+            scores, labels, ["zero-shot"], per_class_auc(scores, labels), self.output_dir / "zero_shot_roc.png"
+        )
+        write_table(self.output_dir / "zero_shot_predictions.csv", ["image", "label", "probability"], self.items)
+        log_artifacts(engine, [self.output_dir / n for n in ("zero_shot_roc.png", "zero_shot_predictions.csv")])
+
+
+class GroundingTable(CollectingHandler):
+    """On completion, ``output_path``: one row per phrase (source file, phrase, mIoU over ``thresholds``, IoU at
+    each, CNR), so that users can re-score, draw intervals or find failures; with MLflow tracking, an artifact of
+    the run. Reads the ``heatmap`` and ``truth`` of :class:`msfm.evaluation.GroundingHeatmaps`.
+
+    Args:
+        output_path: the CSV to write.
+        thresholds: the IoU thresholds (those of the mIoU).
+    """
+
+    def __init__(self, output_path: str | os.PathLike, thresholds: Sequence[float] = GROUNDING_THRESHOLDS) -> None:
+        super().__init__()
+        self.output_path, self.thresholds = Path(output_path), tuple(thresholds)
+
+    def collect(self, engine: Engine) -> None:
+        output, batch = _batched(engine.state.output), engine.state.batch
+        for source, phrase, heatmap, truth in zip(
+            source_files(batch), batch["phrase"], output["heatmap"], output["truth"]
+        ):
+            ious = grounding_iou(heatmap, truth, self.thresholds)
+            self.items.append(
+                [source, phrase, float(ious.nanmean()), *ious.tolist(), contrast_to_noise(heatmap, truth)]
+            )
+
+    def write(self, engine: Engine) -> None:
+        header = ["image", "phrase", "mIoU", *(f"IoU_t{t:g}" for t in self.thresholds), "CNR"]
+        write_table(self.output_path, header, self.items)
+        log_artifacts(engine, [self.output_path])
 
 
 class GroundingOverlays(CollectingHandler):
@@ -126,6 +157,7 @@ class GroundingOverlays(CollectingHandler):
     def write(self, engine: Engine) -> None:
         self.output_path.parent.mkdir(parents=True, exist_ok=True)
         plot_overlays(self.items, self.output_path, heatmap_label="normalised similarity")
+        log_artifacts(engine, [self.output_path])
 
 
 def grounding_metric_handlers(thresholds: Sequence[float] = GROUNDING_THRESHOLDS) -> dict[str, IgniteMetricHandler]:
