@@ -245,3 +245,31 @@ def test_readme_commands_name_existing_configs():
     for doc in [REPO_ROOT / "README.md", *REPO_ROOT.glob("docs/*.md"), *REPO_ROOT.glob("bundles/*/docs/README.md")]:
         for path in re.findall(r"'(bundles/[\w/.]+\.json)'", doc.read_text()):
             assert (REPO_ROOT / path).is_file(), f"{doc.name}: {path}"
+
+
+B = REPO_ROOT / "bundles"
+PAPER_SCALE = {
+    "pretraining": ([WORKFLOW, CONFIGS / "train.json"], "training", {}, "--datalist"),
+    "classification": ([WORKFLOW, B / "msfm_cls/configs/inference.json", B / "msfm_cls/configs/train.json"], "training", {}, "--datalist"),
+    "segmentation": ([WORKFLOW, B / "msfm_seg/configs/inference.json", B / "msfm_seg/configs/train.json"], "training", {}, "--datalist"),
+    "zero-shot": ([WORKFLOW, CONFIGS / "train.json", B / "msfm_zeroshot/configs/evaluate.json"], "evaluating", {}, "--datalist"),
+    "grounding": ([WORKFLOW, CONFIGS / "train.json", B / "msfm_zeroshot/configs/evaluate.json"], "evaluating",
+                  {"zero_shot#evaluator": None}, "--grounding_datalist"),
+    "retrieval": ([WORKFLOW, CONFIGS / "train.json", B / "msfm_zeroshot/configs/evaluate.json"], "evaluating",
+                  {"zero_shot#evaluator": None, "grounding#evaluator": None}, "--retrieval_datalist"),
+}
+
+
+@pytest.mark.parametrize("name", PAPER_SCALE)
+def test_paper_scale_configs_without_a_datalist_name_the_key_and_write_nothing(name, tmp_path, monkeypatch):
+    """Parsing a paper-scale run with no datalist stops at the dataset, naming the setting, before anything is
+    written (no demo data, no output folder), wherever it runs."""
+    files, run_id, overrides, key = PAPER_SCALE[name]
+    monkeypatch.chdir(tmp_path)
+    parser = ConfigParser()
+    parser.read_config([str(f) for f in files])
+    parser.update({"bundle_root": str(tmp_path / "bundle"), "output_dir": str(tmp_path / "out"), **overrides})
+    with pytest.raises(Exception) as error:
+        parser.get_parsed_content(run_id)
+    assert key + " FILE" in "".join(str(e) for e in (error.value, error.value.__cause__, error.value.__context__))
+    assert list(tmp_path.iterdir()) == []

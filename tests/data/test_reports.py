@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from msfm.data import clean_report, extract_sections, report_sentences, split_sentences
+from tests.data.report_catalogue import CATALOGUE
 
 MIMIC_STYLE = """                                 FINAL REPORT
  EXAMINATION:  CHEST (PA AND LAT)
@@ -80,3 +81,10 @@ def test_quirk_handling_leaves_ordinary_text_alone(text):
 
 def test_a_sentence_ending_in_no_still_ends():
     assert split_sentences("Pleural effusion: no. Pneumothorax: no.") == ["Pleural effusion: no.", "Pneumothorax: no."]
+
+
+@pytest.mark.parametrize("style", CATALOGUE)
+def test_report_style_catalogue(style):
+    """Sectioning, placeholder removal and sentence splitting of MIMIC-CXR, Open-i and CheXpert-Plus styles."""
+    text, expected = CATALOGUE[style]
+    assert report_sentences(text) == expected

@@ -13,10 +13,10 @@ __all__ = ["ALL_SPLITS", "datalist_classes", "load_split"]
 ALL_SPLITS = "all"
 
 
-def _require(datalist: str | os.PathLike | None) -> str | os.PathLike:
+def _require(datalist: str | os.PathLike | None, setting: str = "datalist") -> str | os.PathLike:
     if datalist is None:
         raise ValueError(
-            "no datalist is set: pass --datalist FILE, a datalist JSON that scripts/prepare_data.py writes for "
+            f"no {setting} is set: pass --{setting} FILE, a datalist JSON that scripts/prepare_data.py writes for "
             "your data, or add the bundle's configs/demo.json to use the demo data."
         )
     return datalist
@@ -36,7 +36,10 @@ def datalist_classes(datalist: str | os.PathLike | None) -> list[str]:
 
 
 def load_split(
-    datalist: str | os.PathLike | None, split: str | Sequence[str], base_dir: str | os.PathLike | None = None
+    datalist: str | os.PathLike | None,
+    split: str | Sequence[str],
+    base_dir: str | os.PathLike | None = None,
+    setting: str = "datalist",
 ) -> list[dict]:
     """Entries of a datalist with paths made absolute under ``base_dir`` (MONAI's ``load_decathlon_datalist``;
     ``None``: the datalist's own folder).
@@ -46,13 +49,14 @@ def load_split(
         split: a split's name, several names, or ``"all"``: every split in the file, in file order (for
             evaluations that train nothing, such as zero-shot tasks).
         base_dir: the folder that entry paths are relative to.
+        setting: the config key that holds ``datalist``, named when it is not set.
 
     Raises:
-        ValueError: when no datalist is set (the message names the ``datalist`` setting), or naming the file,
+        ValueError: when no datalist is set (the message names ``setting``), or naming the file,
             when a split is missing or empty (an empty validation split would leave no best checkpoint, and the
             run would fail only when it reaches the test).
     """
-    with open(_require(datalist)) as f:
+    with open(_require(datalist, setting)) as f:
         content = json.load(f)
     if split == ALL_SPLITS:
         names = [key for key, value in content.items() if isinstance(value, list) and value and isinstance(value[0], dict)]

@@ -10,7 +10,9 @@ __all__ = ["extract_sections", "clean_report", "split_sentences", "report_senten
 _HEADER = re.compile(r"^[ \t]*([A-Z][A-Z /&()-]{1,40}?)[ \t]*:", re.MULTILINE)
 _KEPT_SECTIONS = ("FINDINGS", "IMPRESSION")
 # De-identification placeholders: MIMIC-CXR's "___" and Open-i's "XXXX" (also inside "XXXX/XXXX", "XXXX-year-old").
-_PLACEHOLDER = re.compile(r"_{2,}|(?<![A-Za-z])X{2,}(?![A-Za-z])-?")
+_PLACEHOLDER = re.compile(r"_{2,}|(?<![A-Za-z])X{2,}(?:-(?:year|month|week|day)-old)?(?![A-Za-z])-?")
+# Lines that carry no finding: MIMIC-CXR's banner and wet-read stamp, CheXpert-Plus's impression end marker.
+_BOILERPLATE = re.compile(r"^[ \t]*(?:FINAL REPORT|WET READ:[^\n]*|END OF IMPRESSION[.:]?)[ \t]*$", re.MULTILINE)
 _LIST_NUMBER = re.compile(r"(?:(?<=\s)|^)\d{1,2}[.)](?=\s)")
 # "apex.There": a full stop between a word and a capitalised word, with no space.
 _MISSING_SPACE = re.compile(r"(?<=[a-z]{2})([.!?])(?=[A-Z][a-z])")
@@ -36,9 +38,11 @@ def extract_sections(text: str) -> dict[str, str]:
 
 
 def clean_report(text: str) -> str:
-    """Keep FINDINGS and IMPRESSION when present (otherwise the whole text), drop de-identification
-    placeholders (MIMIC-CXR's ``___``, Open-i's ``XXXX``), list numbers and hard wraps, restore the space after a
-    full stop that lost it (``apex.There``) and collapse stray punctuation (``..``, ``. .``).
+    """Keep FINDINGS and IMPRESSION when present (otherwise the whole text), drop boilerplate lines (MIMIC-CXR's
+    ``FINAL REPORT`` and ``WET READ`` stamp, CheXpert-Plus's ``END OF IMPRESSION``), de-identification
+    placeholders (MIMIC-CXR's ``___``, Open-i's ``XXXX`` and ``XXXX-year-old``), list numbers and hard wraps,
+    restore the space after a full stop that lost it (``apex.There``) and collapse stray punctuation (``..``,
+    ``. .``). Sections after IMPRESSION (CheXpert-Plus's SUMMARY and attestation) are not kept.
 
     Args:
         text: raw report text.
@@ -46,6 +50,7 @@ def clean_report(text: str) -> str:
     Returns:
         one line of cleaned text (possibly empty).
     """
+    text = _BOILERPLATE.sub("", text)
     sections = extract_sections(text)
     kept = [sections[name] for name in _KEPT_SECTIONS if sections.get(name, "").strip()]
     if not kept:

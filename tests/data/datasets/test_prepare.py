@@ -30,7 +30,7 @@ def test_mimic(tmp_path):
         "There is a new opacity in the right lower lobe. No pleural effusion or pneumothorax. "
         "Right lower lobe pneumonia."
     )
-    assert datalist["validation"][0]["report"] == "WET READ: 3:15 PM Heart size normal. Lungs are clear."
+    assert datalist["validation"][0]["report"] == "Heart size normal. Lungs are clear."  # the wet-read stamp dropped
     assert load(tmp_path / "out", "summary.json")["filtered"] == {"view": 1}
 
 
