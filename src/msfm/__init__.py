@@ -4,7 +4,20 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from msfm import data, demo, engines, evaluation, handlers, losses, metrics, networks, optimizers, visualize
+from msfm import (
+    data,
+    demo,
+    engines,
+    evaluation,
+    handlers,
+    inferers,
+    losses,
+    metrics,
+    networks,
+    optimizers,
+    precision,
+    visualize,
+)
 
 __all__ = [
     "__version__",
@@ -13,9 +26,11 @@ __all__ = [
     "engines",
     "evaluation",
     "handlers",
+    "inferers",
     "losses",
     "metrics",
     "networks",
     "optimizers",
+    "precision",
     "visualize",
 ]

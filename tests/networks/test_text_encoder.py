@@ -40,6 +40,19 @@ def test_forward_outputs():
     assert logits.shape == (2, 12, 50) and labels.shape == (2, 12)
 
 
+def test_attention_is_pytorch_fused_attention_and_matches_eager():
+    """The BERT runs PyTorch's scaled_dot_product_attention (as the ViT does), with eager attention's results."""
+    torch.manual_seed(0)
+    encoder = MSFMTextEncoder(**SMALL).eval()
+    assert encoder.bert.config._attn_implementation == "sdpa"
+    ids = torch.randint(5, 50, (2, 12))
+    mask = torch.ones_like(ids)
+    mask[1, 8:] = 0
+    fused = encoder(ids, mask, torch.zeros_like(ids))["report"]
+    encoder.bert.set_attn_implementation("eager")
+    assert torch.allclose(fused, encoder(ids, mask, torch.zeros_like(ids))["report"], atol=1e-5)
+
+
 def test_mask_tokens_statistics():
     torch.manual_seed(0)
     ids = torch.randint(10, 1000, (200, 100))
@@ -69,6 +82,7 @@ def test_loads_a_local_pretrained_directory(tmp_path):
     reference.save_pretrained(tmp_path / "cxr-bert")
     encoder = MSFMTextEncoder(pretrained_path=tmp_path / "cxr-bert", max_sentences=2)
     assert encoder.hidden_size == 16 and encoder.vocab_size == 60
+    assert encoder.bert.config._attn_implementation == "sdpa"
     assert torch.equal(
         encoder.bert.bert.embeddings.word_embeddings.weight, reference.bert.embeddings.word_embeddings.weight
     )

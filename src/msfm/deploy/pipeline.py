@@ -65,12 +65,13 @@ class ZeroShotScorer:
             parser[key] = value
         self.device, self.finding = torch.device(device), finding
         self.classifier = parser.get_parsed_content("classifier").eval()
+        self.inferer = parser.get_parsed_content("inferer")
         self.preprocessing = Compose(parser.get_parsed_content("preprocessing").transforms)
 
     @torch.no_grad()
     def __call__(self, image: str | os.PathLike) -> float:
         pixels = self.preprocessing({"image": str(image)})["image"][None].to(self.device)
-        return float(self.classifier(pixels)[0, 0])
+        return float(self.inferer(pixels, self.classifier)[0, 0])
 
 
 class DicomInference:

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from monai.bundle import ConfigParser
 from monai.data import load_net_with_metadata
+from monai.inferers import SimpleInferer
 from monai.transforms import Compose, SaveImaged
 
 from msfm.networks.checkpoints import load_network_weights
@@ -46,6 +47,8 @@ class BundlePredictor:
         self.metadata = dict(metadata)
         self.preprocessing = Compose(_transforms(parser, "preprocessing"))
         self.postprocessing = Compose(_transforms(parser, "postprocessing"))
+        # the workflow's inferer autocasts where the device has fast bf16 (models exported before it had none)
+        self.inferer = parser.get_parsed_content("inferer") if "inferer" in parser else SimpleInferer()
 
     @staticmethod
     def _parser(configs: Sequence[dict], overrides: Mapping | None, device: torch.device) -> ConfigParser:
@@ -121,5 +124,5 @@ class BundlePredictor:
             ``postprocessing``; for segmentation bundles a mask in the original pixel grid).
         """
         data = self.preprocessing({"image": str(image)})
-        data["pred"] = self.network(data["image"][None].to(self.device))[0]
+        data["pred"] = self.inferer(data["image"][None].to(self.device), self.network)[0]
         return self.postprocessing(data)

@@ -11,6 +11,7 @@ from monai.engines.utils import IterationEvents
 from monai.utils.enums import CommonKeys as Keys
 
 from msfm.losses import MultiScaleLoss
+from msfm.precision import resolve_amp
 
 __all__ = ["MultiScaleTrainer"]
 
@@ -33,8 +34,9 @@ class MultiScaleTrainer(SupervisedTrainer):
     ``loss_total`` is the key metric, ranked lowest-best.
 
     With ``amp`` the forward pass and the loss run under autocast on the device type that the engine runs on
-    (``amp_kwargs["dtype"]``, bfloat16 by default), so the same code runs on CUDA and on CPUs; a gradient scaler
-    is used only for float16.
+    (``amp_kwargs["dtype"]``, bfloat16 by default), so the same code runs on CUDA and on CPUs; ``"auto"`` turns it
+    on where the device has fast bf16 (:func:`msfm.precision.resolve_amp`). A gradient scaler is used only for
+    float16.
 
     Args:
         device: where the iterations run.
@@ -45,7 +47,7 @@ class MultiScaleTrainer(SupervisedTrainer):
         loss_function: the stateless four-scale objective.
         prepare_batch: splits a batch into the network's inputs (``PrepareBatchExtraInput`` of the report keys).
         train_handlers: ignite handlers.
-        amp: run under autocast.
+        amp: run under autocast: ``True``, ``False`` or ``"auto"``.
         amp_kwargs: ``torch.autocast`` arguments besides the device type.
         kwargs: further ``SupervisedTrainer`` arguments.
     """
@@ -60,7 +62,7 @@ class MultiScaleTrainer(SupervisedTrainer):
         loss_function: MultiScaleLoss,
         prepare_batch,
         train_handlers=None,
-        amp: bool = False,
+        amp: bool | str = False,
         amp_kwargs: dict | None = None,
         **kwargs,
     ) -> None:
@@ -83,8 +85,8 @@ class MultiScaleTrainer(SupervisedTrainer):
             amp_kwargs=amp_kwargs,
             **kwargs,
         )
-        self.amp = amp
-        use_scaler = amp and amp_kwargs["dtype"] == torch.float16
+        self.amp = resolve_amp(amp, str(self.state.device))
+        use_scaler = self.amp and amp_kwargs["dtype"] == torch.float16
         self.scaler = torch.amp.GradScaler(self.state.device.type) if use_scaler else None
 
     def _iteration(self, engine: MultiScaleTrainer, batchdata: dict[str, torch.Tensor]) -> dict:

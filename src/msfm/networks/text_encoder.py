@@ -99,7 +99,7 @@ class MSFMTextEncoder(nn.Module):
         if pretrained_path is not None:
             if not os.path.isdir(pretrained_path):
                 raise FileNotFoundError(f"pretrained text encoder directory not found: {pretrained_path}")
-            self.bert = transformers.BertForMaskedLM.from_pretrained(os.fspath(pretrained_path))
+            self.bert = transformers.BertForMaskedLM.from_pretrained(os.fspath(pretrained_path), attn_implementation="sdpa")
         else:
             config = transformers.BertConfig(
                 vocab_size=vocab_size,
@@ -111,6 +111,7 @@ class MSFMTextEncoder(nn.Module):
                 hidden_dropout_prob=dropout,
                 attention_probs_dropout_prob=dropout,
                 pad_token_id=pad_token_id,
+                attn_implementation="sdpa",  # PyTorch's fused attention, as the ViT uses
             )
             self.bert = transformers.BertForMaskedLM(config)
         self.max_sentences = max_sentences
