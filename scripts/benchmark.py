@@ -1,28 +1,39 @@
-"""Measure msfm pretraining speed on the machine at hand (not a test: it prints measured figures).
+"""Measure msfm's speed against the machine's own limits (not a test: it prints measured figures).
 
-For the tiny (demo) and base (paper-scale) networks, built from the bundle configs, it prints:
-  * training pairs/s (forward + backward + AdamW step, all four loss terms) and peak memory;
-  * the time of each loss term (forward + backward of the loss alone, on fixed network outputs);
-  * decode + preprocess images/s of 1024^2 JPEG-Baseline DICOMs, cold and from MONAI's disk cache.
+It prints, in one run:
+  * the device's matmul peak in bf16 and fp32 (square matmuls, measured here);
+  * for each network (tiny = the demo's, base = ViT-B/16 + BERT-base at 224 px) in fp32 and under bf16 autocast:
+    training pairs/s (forward + backward + AdamW step of all four loss terms), achieved FLOP/s, their share of the
+    measured peak of that precision (MFU on CUDA), and peak memory; then the bf16/fp32 speed ratio;
+  * the loader's images/s per process through the pretraining image chain (load, letterbox, random affine,
+    normalise) at 224 px, from full-size JPEG-Baseline DICOMs (cold) and from the pre-resized PNG copy that
+    scripts/resize_dataset.py writes, with 1 and N worker processes.
+
+FLOPs are counted with ``torch.utils.flop_counter.FlopCounterMode`` over one training step, forward and backward:
+matrix multiplications, convolutions and attention; element-wise operations are not counted, so the achieved
+FLOP/s is a lower bound.
 
 Usage:
-    python scripts/benchmark.py                      # tiny and base, CPU or the first GPU
-    python scripts/benchmark.py --configs tiny --steps 20 --amp
+    python scripts/benchmark.py                                   # everything, on CPU or the first GPU
+    python scripts/benchmark.py --configs tiny --steps 20
+    python scripts/benchmark.py --device cuda --configs base --compile --loader-images 0   # the GPU one-shot
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 from monai.bundle import ConfigParser
-
-from msfm.losses import MultiScaleLoss
+from torch.utils.flop_counter import FlopCounterMode
 
 BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
+WORKFLOW = BUNDLES / "common" / "configs" / "workflow.json"
 CONFIGS = BUNDLES / "msfm" / "configs"
 SETTINGS = {
     "tiny": {"files": ["train.json", "demo.json"], "vocab_size": 600},
@@ -30,11 +41,9 @@ SETTINGS = {
 }
 
 
-def build(name: str, device: torch.device):
-    """Network, loss and optimizer of a bundle setting, without data or tokenizer."""
+def pretraining_parser(name: str, device: torch.device) -> ConfigParser:
     parser = ConfigParser()
-    workflow = BUNDLES / "common" / "configs" / "workflow.json"
-    parser.read_config([str(workflow), *(str(CONFIGS / f) for f in SETTINGS[name]["files"])])
+    parser.read_config([str(WORKFLOW), *(str(CONFIGS / f) for f in SETTINGS[name]["files"])])
     parser.update(
         {
             "text_encoder#tokenizer": None,  # no data: the vocabulary size and special ids are given instead
@@ -44,12 +53,38 @@ def build(name: str, device: torch.device):
             "device": device,
         }
     )
-    network, loss = parser.get_parsed_content("network"), parser.get_parsed_content("loss")
-    sizes = {key: parser.get_parsed_content(key) for key in ("image_size", "batch_size", "max_length", "max_sentences")}
-    return network, loss, parser.get_parsed_content("optimizer"), sizes
+    return parser
 
 
-def synthetic_batch(batch: int, image_size: int, length: int, sentences: int, vocab: int, device: torch.device):
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(function, device: torch.device, repeats: int) -> float:
+    """Seconds per call, after one warm-up call."""
+    function()
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        function()
+    synchronize(device)
+    return (time.perf_counter() - start) / repeats
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype) -> float:
+    """FLOP/s of square matmuls in ``dtype`` (TF32 off: fp32 means fp32)."""
+    size = 8192 if device.type == "cuda" else 2048
+    a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
+    torch.backends.cuda.matmul.allow_tf32 = False
+    seconds = timed(lambda: a @ b, device, repeats=20 if device.type == "cuda" else 5)
+    return 2 * size**3 / seconds
+
+
+def synthetic_batch(parser: ConfigParser, batch: int, vocab: int, device: torch.device):
+    image_size, length, sentences = (
+        parser.get_parsed_content(k) for k in ("image_size", "max_length", "max_sentences")
+    )
     ids = torch.randint(5, vocab, (batch, length), device=device)
     ids[:, 0], ids[:, -1] = 2, 3
     per_sentence = (length - 2) // sentences
@@ -59,130 +94,126 @@ def synthetic_batch(batch: int, image_size: int, length: int, sentences: int, vo
     return images, {"input_ids": ids, "attention_mask": torch.ones_like(ids), "sentence_index": owner}
 
 
-def synchronize(device: torch.device) -> None:
+def peak_memory_mib(device: torch.device) -> str:
     if device.type == "cuda":
-        torch.cuda.synchronize(device)
+        return f"peak memory {torch.cuda.max_memory_allocated(device) / 2**20:.0f} MiB"
+    return f"process peak RSS so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
 
 
-def peak_memory_mib(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
-def bench_training(name: str, device: torch.device, steps: int, batch_size: int | None, amp: bool) -> None:
-    network, loss_fn, optimizer, sizes = build(name, device)
-    batch = batch_size or sizes["batch_size"]
-    images, text = synthetic_batch(
-        batch, sizes["image_size"], sizes["max_length"], sizes["max_sentences"], network.text_encoder.vocab_size, device
-    )
+def bench_training(
+    name: str, device: torch.device, steps: int, batch: int | None, amp: bool, compile: bool, peak: float
+):
+    """One network in one precision: prints and returns pairs/s."""
+    parser = pretraining_parser(name, device)
+    network, loss_fn = parser.get_parsed_content("network"), parser.get_parsed_content("loss")
+    optimizer = parser.get_parsed_content("optimizer")
+    batch = batch or parser.get_parsed_content("batch_size")
+    images, text = synthetic_batch(parser, batch, network.text_encoder.vocab_size, device)
     network.train()
+    forward = torch.compile(network) if compile else network
     needs = {"reconstruction": loss_fn.needs_reconstruction, "matching": loss_fn.needs_matching}
 
     def step():
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss = loss_fn(network(images, **text, **needs))["total"]
+            loss = loss_fn(forward(images, **text, **needs))["total"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
-    step()  # warm-up
+    with FlopCounterMode(display=False) as counter:
+        step()
+    flops = counter.get_total_flops()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    synchronize(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    synchronize(device)
-    seconds = (time.perf_counter() - start) / steps
-    params = sum(p.numel() for p in network.parameters()) / 1e6
+    seconds = timed(step, device, steps)
+    achieved = flops / seconds
+    share = "MFU" if device.type == "cuda" else "of the measured peak"
     print(
-        f"[{name}] {params:.1f} M params, image {sizes['image_size']}px, batch {batch}, "
-        f"{'bf16 AMP' if amp else 'fp32'}: "
-        f"{batch / seconds:.1f} pairs/s ({seconds * 1000:.0f} ms/step), peak memory {peak_memory_mib(device):.0f} MiB"
+        f"[{name}] {sum(p.numel() for p in network.parameters()) / 1e6:.1f} M params, "
+        f"{parser.get_parsed_content('image_size')} px, batch {batch}, {'bf16 autocast' if amp else 'fp32'}"
+        f"{', compiled' if compile else ''}: {batch / seconds:.1f} pairs/s ({seconds * 1000:.0f} ms/step), "
+        f"{flops / batch / 1e9:.2f} GFLOP/pair, {achieved / 1e9:.0f} GFLOP/s = {100 * achieved / peak:.1f} % {share}, "
+        f"{peak_memory_mib(device)}"
     )
-
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-        outputs = network(images, **text, **needs)
-    fixed = {k: v.detach().requires_grad_(v.is_floating_point()) for k, v in outputs.items()}
-    scales = ("global", "local", "instance", "modality")
-    sub_losses = {f"{scale}_loss": getattr(loss_fn, f"{scale}_loss") for scale in scales}
-    # one term at a time, routed by the objective itself
-    terms = {term: MultiScaleLoss(**{f"{s}_weight": float(s == term) for s in scales}, **sub_losses) for term in scales}
-    report = []
-    for term, compute in terms.items():
-        timings = []
-        for _ in range(3):
-            synchronize(device)
-            start = time.perf_counter()
-            compute(fixed)["total"].float().backward()
-            synchronize(device)
-            timings.append(time.perf_counter() - start)
-        report.append(f"{term} {min(timings) * 1000:.1f} ms")
-    print(f"[{name}] loss terms (forward + backward on fixed outputs): " + ", ".join(report))
+    return batch / seconds
 
 
-def bench_io(count: int, image_size: int = 224, source_size: int = 1024) -> None:
-    """Decode + preprocess speed of JPEG-Baseline DICOMs like RSNA's and SIIM's, cold and from the disk cache."""
-    import tempfile
+def loader_chain():
+    """The pretraining image chain at paper scale: load, letterbox to 224 px, random affine, normalise."""
+    from monai.transforms import Compose
+
+    parser = pretraining_parser("base", torch.device("cpu"))
+    parser.update({"image_keys": ["image"], "interpolation": "bilinear", "resize_mode": "area"})
+    transforms = parser.get_parsed_content("load_transforms") + parser.get_parsed_content("augmentation")
+    return Compose([*transforms, parser.get_parsed_content("normalize")])
+
+
+def bench_loader(count: int, workers: int, source_size: int = 1024, cache_size: int = 256) -> None:
+    """Images/s per process through :func:`loader_chain`, from full-size DICOMs and from the resized copy."""
+    import json
 
     import numpy as np
-    from monai.data import Dataset, PersistentDataset
-    from monai.transforms import Compose, LoadImaged, Resized, SpatialPadd
+    from monai.data import DataLoader, Dataset
 
-    from msfm.data import RadiographReader, make_dicom
+    from msfm.data import make_dicom, write_resized_dataset
     from msfm.demo import synthesize_case
 
-    rng = np.random.default_rng(0)
-    transform = Compose(
-        [
-            LoadImaged(keys="image", reader=RadiographReader(), image_only=True, ensure_channel_first=True),
-            Resized(keys="image", spatial_size=image_size, size_mode="longest", mode="area"),
-            SpatialPadd(keys="image", spatial_size=(image_size, image_size)),
-        ]
-    )
+    chain, rng = loader_chain(), np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
-        data = []
+        root, entries = Path(tmp) / "dicom", []
+        root.mkdir()
         for index in range(count):
             pixels = (synthesize_case(rng, source_size)[0] * 255).astype(np.uint8)
-            path = Path(tmp) / f"{index}.dcm"
-            make_dicom(pixels, jpeg=True).save_as(path, enforce_file_format=True)
-            data.append({"image": str(path)})
-
-        def images_per_second(dataset) -> float:
-            start = time.perf_counter()
-            for index in range(len(dataset)):
-                dataset[index]
-            return len(dataset) / (time.perf_counter() - start)
-
-        cold = images_per_second(Dataset(data, transform))
-        cached = PersistentDataset(data, transform, cache_dir=Path(tmp) / "cache")
-        first = images_per_second(cached)
-        warm = images_per_second(cached)
-    print(
-        f"[image I/O] {count} JPEG-Baseline DICOMs {source_size}^2 -> {image_size}^2, one process: decode + "
-        f"preprocess {cold:.1f} images/s cold, {first:.1f} images/s while filling the disk cache, "
-        f"{warm:.1f} images/s from the cache"
-    )
+            make_dicom(pixels, jpeg=True).save_as(root / f"{index}.dcm", enforce_file_format=True)
+            entries.append({"image": f"{index}.dcm"})
+        (root / "datalist.json").write_text(json.dumps({"training": entries}))
+        write_resized_dataset([root / "datalist.json"], root, Path(tmp) / "resized", size=cache_size, workers=workers)
+        sources = {
+            f"full-size {source_size}^2 JPEG DICOMs (cold)": root,
+            f"resized copy ({cache_size} px PNG)": Path(tmp) / "resized",
+        }
+        for label, folder in sources.items():
+            data = [
+                {"image": str(folder / (e["image"] if folder == root else Path(e["image"]).with_suffix(".png")))}
+                for e in entries
+            ]
+            for processes in sorted({1, workers}):
+                loader = DataLoader(Dataset(data, chain), batch_size=16, num_workers=0 if processes == 1 else processes)
+                start = time.perf_counter()
+                for _ in loader:
+                    pass
+                rate = count / (time.perf_counter() - start)
+                print(
+                    f"[loader] {label}, {processes} process(es): {rate:.0f} images/s, {rate / processes:.0f} per process"
+                )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", nargs="+", default=["tiny", "base"], choices=list(SETTINGS))
-    parser.add_argument("--steps", type=int, default=5, help="timed training steps per config")
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    parser.add_argument("--steps", type=int, default=5, help="timed training steps per network and precision")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the config's (base: 8 on CPU)")
-    parser.add_argument("--amp", action="store_true", help="bf16 autocast")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the network")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--io-images", type=int, default=40, help="DICOMs for the image I/O benchmark (0: skip)")
+    parser.add_argument("--loader-images", type=int, default=64, help="DICOMs for the loader benchmark (0: skip)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="loader processes besides 1")
     args = parser.parse_args()
     device = torch.device(args.device)
     hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
     print(f"device: {device} ({hardware}), torch {torch.__version__}")
+    peaks = {name: matmul_peak(device, dtype) for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
+    print(f"matmul peak: bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s, fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s")
     for name in args.configs:
         batch = args.batch_size or (8 if name == "base" and device.type == "cpu" else None)
-        bench_training(name, device, args.steps, batch, args.amp)
-    if args.io_images:
-        bench_io(args.io_images)
+        rates = {
+            p: bench_training(name, device, args.steps, batch, p == "bf16", args.compile, peaks[p])
+            for p in args.precisions
+        }
+        if len(rates) == 2:
+            print(f"[{name}] bf16/fp32 training speed: {rates['bf16'] / rates['fp32']:.2f}x")
+    if args.loader_images:
+        bench_loader(args.loader_images, args.workers)
 
 
 if __name__ == "__main__":

@@ -62,3 +62,27 @@ def test_two_ranks_equal_one_process():
         assert global_loss == pytest.approx(single[0], abs=1e-6)
         assert local_loss == pytest.approx(single[1], abs=1e-6)
         assert torch.allclose(grad, single[2], atol=1e-6)
+
+
+def test_two_nodes_over_c10d_rendezvous_equal_one_process(tmp_path):
+    """Two torchrun agents, as on two machines (``--nnodes 2``, c10d rendezvous on 127.0.0.1, one process each,
+    gloo): the contrastive losses and the gradients equal a single process's over the whole batch."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    torch.manual_seed(0)
+    single = losses_and_grads(torch.nn.Linear(DIM, DIM, bias=False), *make_data())
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1"]
+    launcher += ["--rdzv_backend", "c10d", "--rdzv_endpoint", f"127.0.0.1:{free_port()}", "--rdzv_id", "msfm-test"]
+    command = [*launcher, "-m", "tests.losses.multinode_worker", str(tmp_path)]
+    env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}
+    agents = [subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
+    logs = [agent.communicate(timeout=240)[0].decode(errors="replace") for agent in agents]
+    assert all(agent.returncode == 0 for agent in agents), logs
+    for rank in range(2):
+        global_loss, local_loss, grad = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
+        assert global_loss == pytest.approx(single[0], abs=1e-6)
+        assert local_loss == pytest.approx(single[1], abs=1e-6)
+        assert torch.allclose(grad, single[2], atol=1e-6)

@@ -6,6 +6,7 @@ from msfm.data.datalists import datalist_classes, load_split
 from msfm.data.io import RadiographPNGWriter, RadiographReader, is_dicom, make_dicom, read_radiograph
 from msfm.data.letterbox import Letterbox
 from msfm.data.reports import clean_report, extract_sections, report_sentences, split_sentences
+from msfm.data.resized import resize_radiograph, write_resized_dataset
 from msfm.data.tokenization import (
     TokenizeReportd,
     load_or_train_tokenizer,
@@ -28,6 +29,8 @@ __all__ = [
     "load_split",
     "make_dicom",
     "read_radiograph",
+    "resize_radiograph",
+    "write_resized_dataset",
     "report_sentences",
     "split_sentences",
     "tokenize_sentences",

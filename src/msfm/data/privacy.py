@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 class _Counting(logging.Handler):
     def __init__(self, counts: Counter) -> None:
-        super().__init__(level=logging.DEBUG)
+        super().__init__(level=logging.INFO)
         self.counts = counts
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -46,7 +46,7 @@ def withheld_library_messages(
     for log in loggers:
         log.addHandler(handler)
         log.propagate = False
-        log.setLevel(logging.DEBUG)
+        log.setLevel(logging.INFO)  # what may quote a header (highdicom's INFO names the source UID); not debug
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -54,9 +54,9 @@ def withheld_library_messages(
         for warning in caught:
             counts[f"{warning.category.__name__}"] += 1
     finally:
-        for log, (propagate, level) in zip(loggers, saved):
+        for log, (propagate, own_level) in zip(loggers, saved):
             log.removeHandler(handler)
-            log.propagate, log.level = propagate, level
+            log.propagate, log.level = propagate, own_level
         if counts:
             logger.log(
                 level,
