@@ -410,3 +410,28 @@ def test_same_commands_on_prepared_official_layouts(tiny, tmp_path):
          *flags(zero_shot_settings(tiny, zs, **grounding))])
     phrases = load_split(grounding["grounding_datalist"], "all")  # every split of MS-CXR, as published grounding
     assert len(phrases) == 3 and json.loads((zs / "metrics.json").read_text())["grounding_samples"] == 3
+
+
+def test_zero_shot_networks_under_bf16_autocast_match_fp32(tiny, tmp_path):
+    """The zero-shot bundle's classifier (probabilities) and grounding network (phrase-patch similarity maps),
+    through its inferer under CPU bf16 autocast, stay within 0.02 of fp32."""
+    from msfm.data import tokenize_sentences
+
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randn(4, 1, 32, 32, generator=generator)
+    outputs = {}
+    for amp in (False, True):
+        settings = zero_shot_settings(tiny, tmp_path, amp=amp)
+        parser = ConfigParser()
+        parser.read_config(zero_shot_files())
+        parser.update({k: str(v) if isinstance(v, Path) else v for k, v in settings.items()})
+        inferer, tokenizer = parser.get_parsed_content("inferer"), parser.get_parsed_content("tokenizer")
+        tokens = tokenize_sentences(["Patchy opacity at the right base."], tokenizer, settings["max_length"], 4)
+        text = {key: torch.as_tensor(tokens[key])[None].repeat(4, 1) for key in ("input_ids", "attention_mask", "sentence_index")}
+        with torch.no_grad():
+            probabilities = inferer(images, parser.get_parsed_content("classifier").eval())
+            maps = inferer(images, parser.get_parsed_content("grounding#network").eval(), **text)
+        outputs[amp] = (probabilities, maps)
+    for fp32, bf16 in zip(outputs[False], outputs[True]):
+        assert bf16.dtype == torch.float32 and not torch.equal(fp32, bf16)  # bf16 did run, float32 came out
+        assert torch.allclose(fp32, bf16, atol=0.02)
