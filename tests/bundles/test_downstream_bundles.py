@@ -340,7 +340,9 @@ def test_zero_shot_suite(tiny, tmp_path, checkpoint):
     every_split = len(load_split(settings["datalist"], "all"))  # zero-shot scores all splits; retrieval the test
     assert every_split > 40 and 0 <= metrics["zero_shot_auc"] <= 1 and metrics["zero_shot_samples"] == every_split
     assert 0 <= metrics["grounding_mIoU"] <= 1 and metrics["grounding_CNR"] >= 0
+    assert -1 <= metrics["grounding_phrase_sensitivity"] <= 1 and metrics["grounding_sensitivity_images"] > 0
     assert metrics["retrieval_samples"] == 40 and 0 <= metrics["retrieval_i2t_R10"] <= 1
+    assert 0 <= metrics["retrieval_mean_P5"] <= 1  # the demo's retrieval entries carry their findings
     for name in ("zero_shot_roc.png", "grounding_overlays.png"):
         assert (out / name).is_file()
     with sqlite3.connect(out / "mlruns.db") as db:

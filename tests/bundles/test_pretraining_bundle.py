@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -42,6 +43,11 @@ def test_training_with_mlflow_then_inference(tmp_path, dataset_dir):
     runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
     logged = set().union(*(r.data.metrics.keys() for r in runs))
     assert LOSS_METRICS | RECALL_METRICS | {"val_mean_R1"} <= logged, logged
+    # retrieval on a sample of training pairs beside validation's, so memorisation shows
+    assert {"train_mean_R1", "train_mean_R10", "train_val_gap_R1"} <= logged, logged
+    curves = json.loads((tmp_path / "out" / "curves.json").read_text())
+    gap = {e: curves["train_mean_R1"][e] - curves["val_mean_R1"][e] for e in curves["val_mean_R1"]}
+    assert gap == pytest.approx({e: v for e, v in curves["train_val_gap_R1"].items()}, abs=1e-6)
 
     # the image embedder of inference.json replaces the training network; demo.json, last, gives it the demo sizes
     inference = config_list("train.json", "inference.json", "demo.json")

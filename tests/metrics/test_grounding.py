@@ -66,3 +66,18 @@ def test_cumulative_grounding_metrics_match_the_per_sample_scores():
     assert float(GroundingIoUMetric((0.3,))(y_pred=heatmaps, y=masks).nanmean()) == pytest.approx(
         float(torch.nanmean(per_sample[:, 2]))
     )
+
+
+def test_phrase_sensitivity_is_one_for_maps_that_ignore_the_phrase():
+    from msfm.metrics import phrase_sensitivity
+
+    generator = torch.Generator().manual_seed(0)
+    ramp = torch.linspace(0, 1, 16)[None].repeat(16, 1)  # the same left-right ramp whatever the phrase
+    left, right = torch.zeros(16, 16), torch.zeros(16, 16)
+    left[4:10, 1:6], right[4:10, 10:15] = 1, 1
+    noise = torch.rand(16, 16, generator=generator)
+    score, images = phrase_sensitivity({"a": [ramp, 2 * ramp - 1], "b": [ramp, ramp + 0.5, ramp], "c": [noise]})
+    assert images == 2 and score == pytest.approx(1.0, abs=1e-6)  # "c" has one phrase: not counted
+    score, _ = phrase_sensitivity({"a": [left, right]})
+    assert score < 0  # the maps follow their phrases to opposite sides
+    assert phrase_sensitivity({"a": [left], "b": [torch.ones(4, 4), torch.ones(4, 4)]})[1] == 0  # constant: skipped

@@ -39,3 +39,19 @@ def test_perfect_collapsed_and_cumulative():
     assert metric.aggregate().item() == pytest.approx(retrieval_recall(image, text, ks=[5])["t2i_R5"])
     with pytest.raises(ValueError, match="direction"):
         RetrievalRecallMetric(direction="sideways")
+
+
+def test_finding_precision_counts_reports_with_the_same_findings():
+    """Four pairs, two normal and two with effusion: image 0 retrieves the other normal report first, a miss for
+    exact-pair recall but a hit for finding-aware precision."""
+    from msfm.metrics import finding_precision
+
+    image = torch.tensor([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [0.1, 1.0]])
+    text = torch.tensor([[1.0, 0.2], [1.0, 0.0], [0.1, 1.0], [0.0, 1.0]])  # each image's best match is its twin's
+    findings = [[], [], ["effusion"], ["effusion"]]
+    assert retrieval_recall(image, text, ks=(1,))["i2t_R1"] < 1.0
+    assert finding_precision(image, text, findings, ks=(1, 2)) == {"i2t_P1": 1.0, "t2i_P1": 1.0, "i2t_P2": 1.0, "t2i_P2": 1.0}
+    shuffled = finding_precision(image, text.flip(0), findings, ks=(1,))
+    assert shuffled == {"i2t_P1": 0.0, "t2i_P1": 0.0}
+    with pytest.raises(ValueError, match="3 finding sets for 4 pairs"):
+        finding_precision(image, text, findings[:3])

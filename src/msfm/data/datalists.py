@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from collections.abc import Sequence
 
 from monai.data import load_decathlon_datalist
@@ -40,6 +41,8 @@ def load_split(
     split: str | Sequence[str],
     base_dir: str | os.PathLike | None = None,
     setting: str = "datalist",
+    sample: int | None = None,
+    seed: int = 0,
 ) -> list[dict]:
     """Entries of a datalist with paths made absolute under ``base_dir`` (MONAI's ``load_decathlon_datalist``;
     ``None``: the datalist's own folder).
@@ -50,6 +53,8 @@ def load_split(
             evaluations that train nothing, such as zero-shot tasks).
         base_dir: the folder that entry paths are relative to.
         setting: the config key that holds ``datalist``, named when it is not set.
+        sample: keep this many entries, drawn without replacement by ``seed`` (all of them when there are fewer).
+        seed: the draw's seed.
 
     Raises:
         ValueError: when no datalist is set (the message names ``setting``), or naming the file,
@@ -69,4 +74,7 @@ def load_split(
         entries += load_decathlon_datalist(datalist, data_list_key=name, base_dir=base_dir)
     if not entries:
         raise ValueError(f"{datalist}: no split of entries.")
+    if sample is not None and sample < len(entries):
+        chosen = sorted(random.Random(seed).sample(range(len(entries)), sample))
+        entries = [entries[i] for i in chosen]
     return entries

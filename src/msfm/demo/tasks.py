@@ -8,7 +8,8 @@ real dataset it stands for:
 - ``pneumonia``: one binary label, "opacity" standing in for pneumonia (like RSNA), with its boxes;
 - ``segmentation``: pneumothorax masks as PNG (like SIIM);
 - ``grounding``: a finding's sentence as the phrase, with its box (like MS-CXR);
-- ``retrieval``: images with their reports (like MIMIC-CXR).
+- ``retrieval``: images with their reports and the names of their findings (like MIMIC-CXR with its CheXpert
+  labels).
 
 Each family holds ``datalist.json`` and ``datalist_{1,10,100}.json`` (nested label fractions of the training
 split) plus ``summary.json``; paths inside are relative to the pool's directory, the bundles' ``dataset_dir``.
@@ -47,7 +48,7 @@ def _task_entries(image: str, mask: str, report: str, findings: list[dict]) -> d
         "grounding": [
             {"image": image, "phrase": f["sentence"], "category": f["type"], "boxes": [f["box"]]} for f in findings
         ],
-        "retrieval": [{"image": image, "report": report}],
+        "retrieval": [{"image": image, "report": report, "findings": sorted(present)}],
     }
 
 

@@ -14,10 +14,16 @@ from msfm.handlers.reports import (
     TrainingCurves,
     write_metrics,
 )
-from msfm.handlers.retrieval import embeddings_from_output, retrieval_metric_handlers
+from msfm.handlers.retrieval import (
+    FindingPrecision,
+    TrainingPairRetrieval,
+    embeddings_from_output,
+    retrieval_metric_handlers,
+)
 from msfm.handlers.zero_shot import (
     GroundingOverlays,
     GroundingTable,
+    PhraseSensitivity,
     SampleCount,
     ZeroShotReport,
     grounding_metric_handlers,
@@ -27,13 +33,16 @@ __all__ = [
     "ClassificationCSVWriter",
     "ClassificationReport",
     "EmbeddingWriter",
+    "FindingPrecision",
     "GroundingOverlays",
     "GroundingTable",
     "MetricsReport",
+    "PhraseSensitivity",
     "ResumableCheckpoint",
     "SampleCount",
     "SegmentationReport",
     "TrainingCurves",
+    "TrainingPairRetrieval",
     "ZeroShotReport",
     "embeddings_from_output",
     "grounding_metric_handlers",

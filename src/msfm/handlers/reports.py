@@ -124,7 +124,8 @@ class TrainingCurves:
         if validator is not None and validator.state.epoch == epoch:  # validated this epoch (val_interval)
             for name, value in validator.state.metrics.items():
                 if isinstance(value, (int, float)) or (isinstance(value, torch.Tensor) and value.numel() == 1):
-                    self.history[name if name.startswith("val") else f"val_{name}"][epoch] = float(value)
+                    kept = name.startswith(("val", "train_"))  # train_: the training-pair retrieval beside it
+                    self.history[name if kept else f"val_{name}"][epoch] = float(value)
         self._save()
 
     def _save(self) -> None:

@@ -22,10 +22,18 @@ from msfm.metrics import (
     contrast_to_noise,
     grounding_iou,
     per_class_auc,
+    phrase_sensitivity,
 )
 from msfm.visualize.plots import plot_overlays, plot_roc_curves
 
-__all__ = ["GroundingOverlays", "GroundingTable", "SampleCount", "ZeroShotReport", "grounding_metric_handlers"]
+__all__ = [
+    "GroundingOverlays",
+    "GroundingTable",
+    "PhraseSensitivity",
+    "SampleCount",
+    "ZeroShotReport",
+    "grounding_metric_handlers",
+]
 
 
 def _batched(output) -> Mapping:
@@ -121,6 +129,34 @@ class GroundingTable(CollectingHandler):
         header = ["image", "phrase", "mIoU", *(f"IoU_t{t:g}" for t in self.thresholds), "CNR"]
         write_table(self.output_path, header, self.items)
         log_artifacts(engine, [self.output_path])
+
+
+class PhraseSensitivity(CollectingHandler):
+    """On completion, ``grounding_phrase_sensitivity`` in the engine's metrics: the mean correlation between the
+    maps of different phrases on the same image (:func:`msfm.metrics.phrase_sensitivity`; 1 for maps that ignore
+    the phrase), and ``grounding_sensitivity_images``, the images with two or more phrases that it averages.
+    Maps are kept at ``size`` pixels (area-resized) to bound memory.
+
+    Args:
+        size: side of the kept maps.
+    """
+
+    def __init__(self, size: int = 32) -> None:
+        super().__init__()
+        self.size = size
+
+    def collect(self, engine: Engine) -> None:
+        output = _batched(engine.state.output)
+        for source, heatmap in zip(source_files(engine.state.batch), output["heatmap"]):
+            small = torch.nn.functional.interpolate(heatmap.float()[None, None], size=(self.size, self.size), mode="area")
+            self.items.append((source, small[0, 0]))
+
+    def write(self, engine: Engine) -> None:
+        maps: dict[str, list[torch.Tensor]] = {}
+        for source, heatmap in self.items:
+            maps.setdefault(source, []).append(heatmap)
+        score, images = phrase_sensitivity(maps)
+        engine.state.metrics.update({"grounding_phrase_sensitivity": score, "grounding_sensitivity_images": images})
 
 
 class GroundingOverlays(CollectingHandler):

@@ -11,8 +11,9 @@ from msfm.metrics.grounding import (
     contrast_to_noise,
     grounding_heatmap,
     grounding_iou,
+    phrase_sensitivity,
 )
-from msfm.metrics.retrieval import RETRIEVAL_DIRECTIONS, RetrievalRecallMetric, retrieval_recall
+from msfm.metrics.retrieval import RETRIEVAL_DIRECTIONS, RetrievalRecallMetric, finding_precision, retrieval_recall
 from msfm.metrics.segmentation import ImageDiceMetric, per_image_dice
 
 __all__ = [
@@ -27,7 +28,9 @@ __all__ = [
     "contrast_to_noise",
     "grounding_heatmap",
     "grounding_iou",
+    "phrase_sensitivity",
     "per_class_auc",
     "per_image_dice",
+    "finding_precision",
     "retrieval_recall",
 ]

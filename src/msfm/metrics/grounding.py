@@ -3,7 +3,7 @@ their cumulative metrics for MONAI workflows."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +22,7 @@ __all__ = [
     "contrast_to_noise",
     "grounding_heatmap",
     "grounding_iou",
+    "phrase_sensitivity",
 ]
 
 GROUNDING_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
@@ -142,3 +143,33 @@ class ContrastToNoiseMetric(CumulativeIterationMetric):
         if not isinstance(values, torch.Tensor) or values.numel() == 0:
             raise ValueError("no samples were evaluated.")
         return torch.nanmean(values.double()).float()
+
+
+def phrase_sensitivity(maps_by_image: Mapping[str, Sequence[torch.Tensor]]) -> tuple[float, int]:
+    """How much grounding maps depend on the phrase: the mean Pearson correlation between the maps of different
+    phrases on the same image, averaged over the images that have two or more (each image weighs the same).
+
+    ``S = mean_images mean_{p != q} corr(M_p, M_q)``: a map that ignores the phrase scores 1; maps that follow
+    their phrases to different places score well below 1. Constant maps (no correlation defined) are skipped.
+
+    Args:
+        maps_by_image: image → the maps of its phrases, each ``[H, W]`` of that image's size.
+
+    Returns:
+        ``S`` (NaN when no image has two phrases) and the number of images it averages.
+    """
+    scores = []
+    for maps in maps_by_image.values():
+        if len(maps) < 2:
+            continue
+        flat = torch.stack([m.flatten().float() for m in maps])
+        flat = flat - flat.mean(dim=1, keepdim=True)
+        norms = flat.norm(dim=1)
+        valid = norms > 0
+        if valid.sum() < 2:
+            continue
+        unit = flat[valid] / norms[valid, None]
+        correlation = unit @ unit.t()
+        count = len(unit)
+        scores.append(float((correlation.sum() - correlation.diagonal().sum()) / (count * (count - 1))))
+    return (float(sum(scores) / len(scores)) if scores else float("nan")), len(scores)

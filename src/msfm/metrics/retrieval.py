@@ -1,14 +1,14 @@
-"""Image-text retrieval Recall@K."""
+"""Image-text retrieval: exact-pair Recall@K and finding-aware precision@K."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import torch
 import torch.nn.functional as F
 from monai.metrics import CumulativeIterationMetric
 
-__all__ = ["retrieval_recall", "RetrievalRecallMetric", "RETRIEVAL_DIRECTIONS"]
+__all__ = ["finding_precision", "retrieval_recall", "RetrievalRecallMetric", "RETRIEVAL_DIRECTIONS"]
 
 RETRIEVAL_DIRECTIONS = ("image_to_text", "text_to_image", "mean")
 
@@ -44,6 +44,39 @@ def retrieval_recall(
     for k in ks:
         result[f"i2t_R{k}"] = (image_to_text < k).float().mean().item()
         result[f"t2i_R{k}"] = (text_to_image < k).float().mean().item()
+    return result
+
+
+def finding_precision(
+    image_emb: torch.Tensor, text_emb: torch.Tensor, findings: Sequence[Collection[str]], ks: Sequence[int] = (5,)
+) -> dict[str, float]:
+    """Finding-aware precision@K of retrieval by cosine similarity: a retrieved item counts when its set of
+    finding labels equals the query's (normal = the empty set), so near-identical reports of other studies are
+    not counted as misses, as exact-pair Recall@K counts them.
+
+    ``P@K (image→text) = mean_i |{j in top-K reports of image i : F_j = F_i}| / K`` (and symmetrically for
+    text→image), where ``F`` is a pair's set of findings.
+
+    Args:
+        image_emb: ``[N, D]`` image embeddings; row ``i`` pairs with row ``i`` of ``text_emb``.
+        text_emb: ``[N, D]`` report embeddings.
+        findings: the finding labels of each pair.
+        ks: the K values (at most N).
+
+    Returns:
+        ``{"i2t_PK": ..., "t2i_PK": ...}`` as fractions in ``[0, 1]``.
+    """
+    if len(findings) != len(image_emb):
+        raise ValueError(f"{len(findings)} finding sets for {len(image_emb)} pairs")
+    labels = {key: index for index, key in enumerate(sorted({frozenset(f) for f in findings}, key=sorted))}
+    codes = torch.tensor([labels[frozenset(f)] for f in findings])
+    same = codes[:, None] == codes[None, :]
+    similarity = F.normalize(image_emb.float(), dim=-1) @ F.normalize(text_emb.float(), dim=-1).t()
+    result = {}
+    for k in ks:
+        for name, scores in (("i2t", similarity), ("t2i", similarity.t())):
+            top = scores.topk(min(k, scores.shape[1]), dim=1).indices
+            result[f"{name}_P{k}"] = same.gather(1, top).float().mean().item()
     return result
 
 

@@ -41,14 +41,21 @@ def plot_roc_curves(
 
 
 def plot_training_curves(history: Mapping[str, Mapping[int, float]], path: os.PathLike | str) -> None:
-    """One panel per series of ``{name: {epoch: value}}`` (training loss, validation metrics)."""
+    """One panel per series of ``{name: {epoch: value}}`` (training loss, validation metrics); a ``train_<m>``
+    series shares the panel of its ``val_<m>`` counterpart, so that the gap between them shows."""
     plt = _pyplot()
-    names = [name for name, series in history.items() if series]
-    fig, axes = plt.subplots(1, max(len(names), 1), figsize=(4 * max(len(names), 1), 3.2), squeeze=False)
-    for ax, name in zip(axes[0], names):
-        epochs = sorted(history[name])
-        ax.plot(epochs, [history[name][e] for e in epochs], marker="o", markersize=3)
-        ax.set(title=name, xlabel="epoch")
+    panels: dict[str, list[str]] = {}
+    for name in (name for name, series in history.items() if series):
+        paired = name.startswith("train_") and f"val_{name[6:]}" in history and history[f"val_{name[6:]}"]
+        panels.setdefault(f"val_{name[6:]}" if paired else name, []).append(name)
+    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(4 * max(len(panels), 1), 3.2), squeeze=False)
+    for ax, (title, names) in zip(axes[0], panels.items()):
+        for name in names:
+            epochs = sorted(history[name])
+            ax.plot(epochs, [history[name][e] for e in epochs], marker="o", markersize=3, label=name)
+        if len(names) > 1:
+            ax.legend(fontsize=7)
+        ax.set(title=title if len(names) == 1 else title[4:], xlabel="epoch")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

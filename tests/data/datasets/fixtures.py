@@ -63,7 +63,7 @@ MIMIC_REPORT = """                                 FINAL REPORT
 MIMIC_NO_SECTIONS = "WET READ: ___ 3:15 PM\n  Heart size normal.  Lungs are clear.\n"
 
 
-def make_mimic(root: Path, empty_report: bool = False) -> None:
+def make_mimic(root: Path, empty_report: bool = False, chexpert_labels: bool = False) -> None:
     rows = [  # dicom_id, study, subject, split, view
         ("d1", "50000001", "10000001", "train", "PA"),
         ("d2", "50000001", "10000001", "train", "LATERAL"),
@@ -87,6 +87,11 @@ def make_mimic(root: Path, empty_report: bool = False) -> None:
         "StudyTime,ProcedureCodeSequence_CodeMeaning,ViewCodeSequence_CodeMeaning,"
         "PatientOrientationCodeSequence_CodeMeaning\n"
     )
+    if chexpert_labels:  # MIMIC-CXR-JPG's label file: 1.0 positive, 0.0 negative, -1.0 uncertain, blank unmentioned
+        (root / "mimic-cxr-2.0.0-chexpert.csv").write_text(
+            "subject_id,study_id,Atelectasis,Cardiomegaly,No Finding,Pleural Effusion,Pneumonia\n"
+            "10000001,50000001,,,,0.0,1.0\n10000002,50000002,,,1.0,,\n11000003,50000003,-1.0,1.0,,1.0,\n"
+        )
     (root / "mimic-cxr-2.0.0-metadata.csv").write_text(
         header
         + "".join(

@@ -34,6 +34,14 @@ def test_mimic(tmp_path):
     assert load(tmp_path / "out", "summary.json")["filtered"] == {"view": 1}
 
 
+def test_mimic_findings_from_its_chexpert_labels(tmp_path):
+    fixtures.make_mimic(tmp_path, chexpert_labels=True)
+    prepare_dataset("mimic", tmp_path, tmp_path / "out")
+    datalist = load(tmp_path / "out")
+    findings = {e["image"].split("/")[-1]: e["findings"] for s in ("training", "validation", "test") for e in datalist[s]}
+    assert findings == {"d1.jpg": ["Pneumonia"], "d3.jpg": [], "d4.jpg": ["Cardiomegaly", "Pleural Effusion"]}
+
+
 def test_mimic_empty_report_error_or_counted_skip(tmp_path):
     fixtures.make_mimic(tmp_path / "root", empty_report=True)
     with pytest.raises(PreparationError, match=r"s50000003.txt: the report has no usable text"):

@@ -24,7 +24,10 @@ def prepare_mimic(
     reports_root: str | os.PathLike | None = None,
     views: tuple[str, ...] | None = ("PA", "AP"),
 ) -> dict:
-    """Pair each image of the official split with its study's FINDINGS + IMPRESSION.
+    """Pair each image of the official split with its study's FINDINGS + IMPRESSION, and, when the root holds
+    MIMIC-CXR-JPG's ``mimic-cxr-2.0.0-chexpert.csv[.gz]``, with its study's positive CheXpert labels
+    (``findings``: the names labelled 1.0, "No Finding" aside; empty for a normal study), which finding-aware
+    retrieval precision compares.
 
     Args:
         root: MIMIC-CXR-JPG (``files/pXX/pXXXXXXXX/sXXXXXXXX/<dicom_id>.jpg``) or MIMIC-CXR DICOM root, with
@@ -46,6 +49,7 @@ def prepare_mimic(
     if views is not None:
         metadata = find_file(root, "mimic-cxr-2.0.0-metadata.csv", "mimic-cxr-2.0.0-metadata.csv.gz")
         view_of = {row["dicom_id"]: row["ViewPosition"] for row in read_csv(metadata, ["dicom_id", "ViewPosition"])}
+    findings = _study_findings(root)
     splits: dict[str, list[dict]] = {name: [] for name in _SPLITS.values()}
     filtered: Counter = Counter()
     reports: dict[Path, str | None] = {}
@@ -72,8 +76,22 @@ def prepare_mimic(
             reports[report_path] = _read_report(report_path, errors, filtered)
         if reports[report_path] is None:
             continue
-        splits[_SPLITS[row["split"]]].append({"image": image.as_posix(), "report": reports[report_path]})
+        entry = {"image": image.as_posix(), "report": reports[report_path]}
+        if findings is not None:
+            entry["findings"] = findings.get(row["study_id"], [])
+        splits[_SPLITS[row["split"]]].append(entry)
     return {"splits": splits, "summary": {"filtered": dict(filtered)}}
+
+
+def _study_findings(root: Path) -> dict[str, list[str]] | None:
+    """study_id → its positive CheXpert labels, from the label file when present."""
+    try:
+        path = find_file(root, "mimic-cxr-2.0.0-chexpert.csv", "mimic-cxr-2.0.0-chexpert.csv.gz")
+    except PreparationError:
+        return None
+    rows = read_csv(path, ["study_id"])
+    labels = [name for name in (rows[0].keys() if rows else []) if name not in ("subject_id", "study_id", "No Finding")]
+    return {row["study_id"]: [name for name in labels if row[name].strip() in ("1", "1.0")] for row in rows}
 
 
 def _read_report(path: Path, errors: ErrorPolicy, filtered: Counter) -> str | None:
