@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from msfm.data import report_sentences
-from msfm.demo import ensure_demo_datalist, make_demo_dataset
+from msfm.demo import ensure_demo_datalist, make_demo_dataset, synthesize_case
 
 
 def test_deterministic_and_complete(tmp_path):
@@ -58,3 +58,14 @@ def test_generation_refuses_a_folder_that_holds_other_files(tmp_path):
         ensure_demo_datalist(tmp_path / "mimic-cxr-jpg", n=5, image_size=32)
     written = {p.name for p in (tmp_path / "mimic-cxr-jpg").iterdir()} - {"files", "datalist.json.lock"}
     assert written == set()  # no image, no datalist
+
+
+def test_reports_wrap_between_words():
+    """Hard wraps fall between words, as in MIMIC-CXR: each finding's sentence survives cleaning verbatim."""
+    from msfm.data import clean_report
+
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        _, report, findings, _ = synthesize_case(rng, 32)
+        assert all(len(line) <= 72 for line in report.splitlines())
+        assert all(f["sentence"] in clean_report(report) for f in findings)

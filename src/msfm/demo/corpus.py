@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -181,8 +182,8 @@ def _write_report(findings: list[dict], rng: np.random.Generator) -> str:
         )
     else:
         impression = "No acute cardiopulmonary process."
-    # hard-wrapped, MIMIC-like layout with a de-identified indication
-    wrapped = "\n ".join(findings_text[i : i + 70] for i in range(0, len(findings_text), 70))
+    # hard-wrapped between words at 70 columns, as MIMIC-CXR's reports are, with a de-identified indication
+    wrapped, impression = ("\n ".join(textwrap.wrap(text, 70)) for text in (findings_text, impression))
     return (
         "                                 FINAL REPORT\n EXAMINATION:  CHEST (PA AND LAT)\n\n"
         f" INDICATION:  ___ with cough.\n\n FINDINGS:\n \n {wrapped}\n \n IMPRESSION:\n \n {impression}\n"
