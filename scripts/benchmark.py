@@ -5,6 +5,7 @@ It prints, in one run:
   * for each network (tiny = the demo's, base = ViT-B/16 + BERT-base at 224 px) in fp32 and under bf16 autocast:
     training pairs/s (forward + backward + AdamW step of all four loss terms), achieved FLOP/s, their share of the
     measured peak of that precision (MFU on CUDA), and peak memory; then the bf16/fp32 speed ratio;
+  * with --downstream, a training step of the classification and segmentation demo networks in both precisions;
   * the loader's images/s per process through the pretraining image chain (load, letterbox, random affine,
     normalise) at 224 px, from full-size JPEG-Baseline DICOMs (cold) and from the pre-resized PNG copy that
     scripts/resize_dataset.py writes, with 1 and N worker processes.
@@ -138,6 +139,37 @@ def bench_training(
     return batch / seconds
 
 
+def bench_downstream(bundle: str, device: torch.device, steps: int) -> None:
+    """A training step (network, loss and inferer of the bundle's demo configs) in fp32 and bf16 autocast."""
+    files = [WORKFLOW, BUNDLES / bundle / "configs" / "inference.json", BUNDLES / bundle / "configs" / "train.json"]
+    files += [BUNDLES / "common" / "configs" / "downstream_demo.json", BUNDLES / bundle / "configs" / "demo.json"]
+    seconds = {}
+    for amp in (False, True):
+        parser = ConfigParser()
+        parser.read_config([str(f) for f in files])
+        parser.update({"amp": amp, "class_names": ["a", "b", "c", "d", "e"], "pretrained_checkpoint": None})
+        parser.update({"device": device})
+        network, inferer, loss_fn = (parser.get_parsed_content(k) for k in ("network_def", "inferer", "loss"))
+        network = network.to(device).train()
+        optimizer = torch.optim.AdamW(network.parameters(), 1e-4)
+        batch, size = parser.get_parsed_content("batch_size"), parser.get_parsed_content("image_size")
+        images = torch.randn(batch, 1, size, size, device=device)
+        shape = (batch, 5) if bundle == "msfm_cls" else (batch, 1, size, size)
+        targets = (torch.rand(shape, device=device) > 0.5).float()
+
+        def step():
+            loss = loss_fn(inferer(images, network), targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+        seconds[amp] = timed(step, device, steps)
+    print(
+        f"[{bundle} demo] batch {batch}, {size} px: {seconds[False] * 1000:.0f} ms/step fp32, "
+        f"{seconds[True] * 1000:.0f} ms/step bf16 autocast ({seconds[False] / seconds[True]:.2f}x)"
+    )
+
+
 def loader_chain():
     """The pretraining image chain at paper scale: load, letterbox to 224 px, random affine, normalise."""
     from monai.transforms import Compose
@@ -196,6 +228,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="default: the config's (base: 8 on CPU)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the network")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--downstream", action="store_true", help="also the downstream demo networks' steps")
     parser.add_argument("--loader-images", type=int, default=64, help="DICOMs for the loader benchmark (0: skip)")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="loader processes besides 1")
     args = parser.parse_args()
@@ -212,6 +245,9 @@ def main() -> None:
         }
         if len(rates) == 2:
             print(f"[{name}] bf16/fp32 training speed: {rates['bf16'] / rates['fp32']:.2f}x")
+    if args.downstream:
+        for bundle in ("msfm_cls", "msfm_seg"):
+            bench_downstream(bundle, device, args.steps)
     if args.loader_images:
         bench_loader(args.loader_images, args.workers)
 
