@@ -44,20 +44,34 @@ def test_findings_are_drawn_where_the_report_says(tmp_path):
     assert checked > 30
 
 
-def test_ensure_creates_once(tmp_path):
-    path = ensure_demo_datalist(tmp_path, n=5, seed=0, image_size=32)
-    mtime = (tmp_path / "datalist.json").stat().st_mtime
-    assert ensure_demo_datalist(tmp_path, n=5) == path
-    assert (tmp_path / "datalist.json").stat().st_mtime == mtime
+def test_ensure_creates_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the project root: demo data goes under its data/
+    demo = tmp_path / "data" / "demo"
+    path = ensure_demo_datalist(demo, n=5, seed=0, image_size=32)
+    mtime = (demo / "datalist.json").stat().st_mtime
+    assert ensure_demo_datalist(demo, n=5) == path
+    assert (demo / "datalist.json").stat().st_mtime == mtime
 
 
-def test_generation_refuses_a_folder_that_holds_other_files(tmp_path):
-    (tmp_path / "mimic-cxr-jpg").mkdir()
-    (tmp_path / "mimic-cxr-jpg" / "files").mkdir()
+def test_generation_refuses_a_folder_that_holds_other_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "data" / "mimic-cxr-jpg"
+    (folder / "files").mkdir(parents=True)
     with pytest.raises(ValueError, match="not empty.*--datalist"):
-        ensure_demo_datalist(tmp_path / "mimic-cxr-jpg", n=5, image_size=32)
-    written = {p.name for p in (tmp_path / "mimic-cxr-jpg").iterdir()} - {"files", "datalist.json.lock"}
+        ensure_demo_datalist(folder, n=5, image_size=32)
+    written = {p.name for p in folder.iterdir()} - {"files", "datalist.json.lock"}
     assert written == set()  # no image, no datalist
+
+
+def test_generation_only_under_the_projects_data_folder(tmp_path, monkeypatch):
+    """A user's empty folder elsewhere (``--dataset_dir /data/mimic`` with the demo configs) gets nothing."""
+    from msfm.demo import ensure_demo_task
+
+    monkeypatch.chdir(tmp_path / "..")
+    for ensure, folder in ((ensure_demo_datalist, tmp_path / "mimic"), (ensure_demo_task, tmp_path / "tasks")):
+        with pytest.raises(ValueError, match="only under the project's data/ folder.*--datalist"):
+            ensure(folder, *(("classification",) if ensure is ensure_demo_task else ()))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_reports_wrap_between_words():

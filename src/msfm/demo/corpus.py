@@ -26,9 +26,11 @@ __all__ = [
     "FINDING_TYPES",
     "SIDES",
     "ZONES",
+    "demo_roots",
     "ensure_demo_datalist",
     "make_demo_dataset",
     "refuse_foreign_folder",
+    "refuse_outside_project_data",
     "synthesize_case",
 ]
 
@@ -240,6 +242,28 @@ def make_demo_dataset(
     return path
 
 
+def demo_roots() -> list[Path]:
+    """Where demo data may be generated: ``data/`` of the working directory (the project root, where the
+    README's commands run) and of the source checkout msfm runs from."""
+    checkout = Path(__file__).resolve().parents[3]
+    roots = [Path.cwd() / "data"] + ([checkout / "data"] if (checkout / "pyproject.toml").is_file() else [])
+    return [root.resolve() for root in roots]
+
+
+def refuse_outside_project_data(folder: str | os.PathLike) -> None:
+    """Stop before demo data is generated anywhere but under the project's ``data/`` folder (:func:`demo_roots`).
+
+    Raises:
+        ValueError: naming the folder and the allowed place.
+    """
+    target = Path(folder).resolve()
+    if not any(target.is_relative_to(root) for root in demo_roots()):
+        raise ValueError(
+            f"{folder}: demo data is generated only under the project's data/ folder ({demo_roots()[0]}). Pass the "
+            "datalist of your own data (--datalist) and leave out the demo configs, or choose a dataset_dir in data/."
+        )
+
+
 def refuse_foreign_folder(folder: str | os.PathLike, own: tuple[str, ...] = ()) -> None:
     """Stop before demo data is written into a folder that already holds anything but ``own`` entries.
 
@@ -260,14 +284,16 @@ def ensure_demo_datalist(dataset_dir: str | os.PathLike, n: int = 2000, seed: in
     """Return ``dataset_dir/datalist.json``, generating the demo corpus first when it is missing.
 
     Raises:
-        ValueError: when ``dataset_dir`` holds files but no demo corpus (generation never writes where a user's
-            data may be).
+        ValueError: when ``dataset_dir`` holds files but no demo corpus, or lies outside the project's ``data/``
+            folder (generation never writes where a user's data may be).
     """
     path = Path(dataset_dir) / "datalist.json"
     if not path.exists():
+        refuse_outside_project_data(dataset_dir)  # before any folder or lock file is made
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(f"{path}.lock"):  # ranks of one torchrun start together: one writes, the others wait
             if not path.exists():
+                refuse_outside_project_data(dataset_dir)
                 refuse_foreign_folder(dataset_dir, own=(f"{path.name}.lock",))
                 logger.info(f"generating the demo corpus ({n} cases) in {dataset_dir}")
                 make_demo_dataset(dataset_dir, n=n, seed=seed, image_size=image_size)

@@ -26,7 +26,7 @@ from filelock import FileLock
 from monai.utils import optional_import
 
 from msfm.data.datasets.common import ErrorPolicy, write_datalists
-from msfm.demo.corpus import FINDING_TYPES, refuse_foreign_folder, synthesize_case
+from msfm.demo.corpus import FINDING_TYPES, refuse_foreign_folder, refuse_outside_project_data, synthesize_case
 
 Image, _ = optional_import("PIL.Image")
 
@@ -115,14 +115,15 @@ def ensure_demo_task(dataset_dir: str | os.PathLike, task: str, datalist_name: s
         datalist_name: ``datalist.json`` or ``datalist_<pct>.json``.
 
     Raises:
-        ValueError: for an unknown task, or when ``dataset_dir`` holds files of another kind (generation never
-            writes where a user's data may be).
+        ValueError: for an unknown task, or when ``dataset_dir`` holds files of another kind or lies outside the
+            project's ``data/`` folder (generation never writes where a user's data may be).
     """
     if task not in DEMO_TASKS:
         raise ValueError(f"unknown demo task {task!r}; choose from {DEMO_TASKS}")
     dataset_dir = Path(dataset_dir)
     ready = dataset_dir / DEMO_TASKS[-1] / "summary.json"  # the last file written
     if not ready.exists():
+        refuse_outside_project_data(dataset_dir)  # before any folder or lock file is made
         dataset_dir.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(f"{dataset_dir}.lock"):
             if not ready.exists():
