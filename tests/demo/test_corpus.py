@@ -67,6 +67,7 @@ def test_generation_only_under_the_projects_data_folder(tmp_path, monkeypatch):
     """A user's empty folder elsewhere (``--dataset_dir /data/mimic`` with the demo configs) gets nothing."""
     from msfm.demo import ensure_demo_task
 
+    monkeypatch.delenv("MSFM_DEMO_DATA_ROOT")  # the test suite's own allowance
     monkeypatch.chdir(tmp_path / "..")
     for ensure, folder in ((ensure_demo_datalist, tmp_path / "mimic"), (ensure_demo_task, tmp_path / "tasks")):
         with pytest.raises(ValueError, match="only under the project's data/ folder.*--datalist"):

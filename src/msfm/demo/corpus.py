@@ -244,9 +244,11 @@ def make_demo_dataset(
 
 def demo_roots() -> list[Path]:
     """Where demo data may be generated: ``data/`` of the working directory (the project root, where the
-    README's commands run) and of the source checkout msfm runs from."""
+    README's commands run) and of the source checkout msfm runs from, and the folder that the environment
+    variable ``MSFM_DEMO_DATA_ROOT`` names (the test suite's temporary folder)."""
     checkout = Path(__file__).resolve().parents[3]
     roots = [Path.cwd() / "data"] + ([checkout / "data"] if (checkout / "pyproject.toml").is_file() else [])
+    roots += [Path(os.environ["MSFM_DEMO_DATA_ROOT"])] if os.environ.get("MSFM_DEMO_DATA_ROOT") else []
     return [root.resolve() for root in roots]
 
 

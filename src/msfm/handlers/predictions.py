@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from ignite.engine import Engine
-from monai.utils import ImageMetaKey
 
 from msfm.handlers.collector import CollectingHandler
+from msfm.handlers.reports import source_files, write_table
 
 __all__ = ["ClassificationCSVWriter"]
 
@@ -46,16 +45,11 @@ class ClassificationCSVWriter(CollectingHandler):
         self.image_key = image_key
 
     def collect(self, engine: Engine) -> None:
-        for item, output in zip(engine.state.batch, engine.state.output):
+        for source, output in zip(source_files(engine.state.batch, self.image_key), engine.state.output):
             scores = torch.as_tensor(output["pred"]).float().flatten().tolist()
             if len(scores) != len(self.class_names):
                 raise ValueError(f"{len(scores)} predicted scores per image for {len(self.class_names)} class names")
-            source = item[self.image_key].meta.get(ImageMetaKey.FILENAME_OR_OBJ, "")
             self.items.append([source, *scores])
 
     def write(self, engine: Engine) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["image", *self.class_names])
-            writer.writerows(self.items)
+        write_table(self.path, ["image", *self.class_names], self.items)
