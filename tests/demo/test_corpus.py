@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from msfm.data import report_sentences
+from msfm.data import load_split, report_sentences
 from msfm.demo import ensure_demo_datalist, make_demo_dataset, synthesize_case
 
 
@@ -84,3 +84,20 @@ def test_reports_wrap_between_words():
         _, report, findings, _ = synthesize_case(rng, 32)
         assert all(len(line) <= 72 for line in report.splitlines())
         assert all(f["sentence"] in clean_report(report) for f in findings)
+
+
+def test_validation_and_downstream_phrasing_never_occurs_in_pretraining(tmp_path):
+    """Validation and every downstream demo set read the held-out phrasing bank, which pretraining never sees."""
+    from msfm.demo import make_demo_tasks
+
+    datalist = json.load(open(make_demo_dataset(tmp_path / "corpus", n=300, seed=0, image_size=32)))
+    seen = {s for e in datalist["training"] for s in report_sentences(e["report"])}
+    validation = {s for e in datalist["validation"] for s in report_sentences(e["report"])}
+    tasks = make_demo_tasks(tmp_path / "tasks", n_train=40, n_validation=10, n_test=40, image_size=32)
+    reports = [e["report"] for e in load_split(tasks / "retrieval" / "datalist.json", "all", tasks)]
+    downstream = {s for report in reports for s in report_sentences(report)}
+    phrases = {e["phrase"] for e in load_split(tasks / "grounding" / "datalist.json", "all", tasks)}
+    assert len(validation) > 20 and len(downstream) > 20 and len(phrases) > 20
+    assert not (validation | downstream | phrases) & seen
+    normal = [e for e in datalist["training"] if not e["findings"]]
+    assert 0.25 < len(normal) / len(datalist["training"]) < 0.45  # about a third normal, as in MIMIC-CXR

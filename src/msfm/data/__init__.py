@@ -7,6 +7,7 @@ from msfm.data.io import RadiographPNGWriter, RadiographReader, is_dicom, make_d
 from msfm.data.letterbox import Letterbox
 from msfm.data.reports import clean_report, extract_sections, report_sentences, split_sentences
 from msfm.data.resized import resize_radiograph, write_resized_dataset
+from msfm.data.sentence_augmentation import RandSentenceSubsetd
 from msfm.data.tokenization import (
     TokenizeReportd,
     load_or_train_tokenizer,
@@ -19,6 +20,7 @@ __all__ = [
     "Letterbox",
     "RadiographPNGWriter",
     "RadiographReader",
+    "RandSentenceSubsetd",
     "TokenizeReportd",
     "clean_report",
     "datalist_classes",

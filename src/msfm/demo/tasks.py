@@ -1,8 +1,9 @@
 """Labelled, masked and boxed demo sets for the downstream bundles, in the formats of the dataset preparers.
 
-One pool of synthetic cases (drawn independently of the pretraining corpus) is split into training, validation
-and test, and written as one datalist family per task, each exactly as :mod:`msfm.data.datasets` writes the
-real dataset it stands for:
+One pool of synthetic cases (new images, drawn independently of the pretraining corpus, with reports and phrases
+from the held-out phrasing bank that pretraining never reads) is split into training, validation and test (800
+cases, so that each finding has over 100 positives there), and written as one datalist family per task, each
+exactly as :mod:`msfm.data.datasets` writes the real dataset it stands for:
 
 - ``classification``: multi-label over :data:`~msfm.demo.corpus.FINDING_TYPES` (like CheXpert / NIH);
 - ``pneumonia``: one binary label, "opacity" standing in for pneumonia (like RSNA), with its boxes;
@@ -56,7 +57,7 @@ def make_demo_tasks(
     out_dir: str | os.PathLike,
     n_train: int = 1000,
     n_validation: int = 200,
-    n_test: int = 400,
+    n_test: int = 800,
     seed: int = 1,
     image_size: int = 128,
 ) -> Path:
@@ -82,7 +83,7 @@ def make_demo_tasks(
     index = 0
     for split, count in sizes.items():
         for _ in range(count):
-            image, report, findings, regions = synthesize_case(rng, image_size)
+            image, report, findings, regions = synthesize_case(rng, image_size, "held_out")
             name, mask = f"images/case_{index:05d}.png", f"masks/case_{index:05d}.png"
             Image.fromarray((image * 255).round().astype(np.uint8)).save(out_dir / name)
             pneumothorax = regions.get("pneumothorax", np.zeros(image.shape, bool))
