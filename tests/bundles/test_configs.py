@@ -228,7 +228,7 @@ def test_downstream_demo_layering_builds_the_demo_network(bundle, task):
     the demo encoder that the demo pretraining trains, and the bundle's demo task set."""
     from msfm.evaluation import SuiteSettings
 
-    settings = SuiteSettings(REPO_ROOT, None, None, {}, REPO_ROOT, scale="demo", random_baseline=False)
+    settings = SuiteSettings(REPO_ROOT, [], {}, REPO_ROOT, scale="demo", random_baseline=False)
     parser = ConfigParser()
     parser.read_config([f.strip("'") for f in settings.configs(bundle, "train.json").strip("[]").split(",")])
     parser.update({"pretrained_checkpoint": None, "class_names": ["a", "b"]})  # the demo data need not exist
