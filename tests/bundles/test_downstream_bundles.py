@@ -356,7 +356,8 @@ def test_zero_shot_suite(tiny, tmp_path, checkpoint):
     assert len(phrases) == metrics["grounding_samples"] and all(row["phrase"] for row in phrases)
     iou = [np.nanmean([float(row[f"IoU_t{t:g}"]) for row in phrases]) for t in (0.1, 0.2, 0.3, 0.4, 0.5)]
     assert np.nanmean(iou) == pytest.approx(metrics["grounding_mIoU"], abs=1e-5)
-    assert np.mean([float(row["CNR"]) for row in phrases]) == pytest.approx(metrics["grounding_CNR"], abs=1e-5)
+    cnr = np.array([float(row["CNR"]) for row in phrases])  # NaN where a map is flat inside and out: skipped
+    assert np.isfinite(cnr).mean() > 0.9 and np.nanmean(cnr) == pytest.approx(metrics["grounding_CNR"], abs=1e-5)
     expected = {"metrics.json", "zero_shot_predictions.csv", "grounding_per_phrase.csv", "grounding_overlays.png"}
     assert expected <= tracked_artifacts(out)
 
