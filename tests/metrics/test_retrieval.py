@@ -41,6 +41,17 @@ def test_perfect_collapsed_and_cumulative():
         RetrievalRecallMetric(direction="sideways")
 
 
+def test_several_k_average_their_recalls():
+    text = torch.randn(40, 6)
+    image = text + torch.randn(40, 6)
+    metric = RetrievalRecallMetric(k=(1, 5, 10), direction="mean")
+    metric(image, text)
+    recall = retrieval_recall(image, text, ks=(1, 5, 10))
+    assert metric.aggregate().item() == pytest.approx(sum(recall.values()) / 6)
+    with pytest.raises(ValueError, match="positive"):
+        RetrievalRecallMetric(k=(0, 5))
+
+
 def test_finding_precision_counts_reports_with_the_same_findings():
     """Four pairs, two normal and two with effusion: image 0 retrieves the other normal report first, a miss for
     exact-pair recall but a hit for finding-aware precision."""

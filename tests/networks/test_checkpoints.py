@@ -57,3 +57,14 @@ def test_optional_parts_may_be_left_out_and_misfits_name_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="absent.pt"):
         load_network_weights(tiny_msfm_net(), tmp_path / "absent.pt")
     assert load_network_weights(net, None) is net
+
+
+def test_checkpoint_from_before_position_centring_loads_with_a_zero_position_mean(tmp_path, caplog):
+    older = tiny_msfm_net()
+    torch.save({"model": older.state_dict()}, tmp_path / "m.pt")
+    newer = tiny_msfm_net(center_positions=True)
+    with caplog.at_level("WARNING"):
+        load_network_weights(newer, tmp_path / "m.pt")
+    assert "per-position region mean" in caplog.text
+    assert torch.equal(newer.region_position_mean, torch.zeros_like(newer.region_position_mean))
+    assert torch.equal(newer.region_proj.weight, older.region_proj.weight)

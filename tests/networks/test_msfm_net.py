@@ -85,3 +85,19 @@ def test_region_embeddings_are_centred_on_their_image_mean(center_regions):
     expected = projected - projected.mean(dim=1, keepdim=True) if center_regions else projected
     assert torch.allclose(regions, expected, atol=1e-6)
     assert torch.allclose(regions.mean(dim=1), torch.zeros(2, 8), atol=1e-6) == center_regions
+
+
+def test_position_centring_uses_the_batch_in_training_and_its_running_mean_in_evaluation():
+    net = tiny_msfm_net(img_size=(32, 48), embed_dim=8, center_regions=False, center_positions=True)
+    net.position_momentum = 1.0  # the running mean becomes the last batch's
+    images = torch.randn(3, 1, 32, 48)
+    projected = net.region_proj(net.image_encoder.eval()(images)).detach()
+    net.train().image_encoder.eval()  # no dropout, so both passes see the same tokens
+    trained = net.region_embeddings(net.image_encoder(images)).detach()
+    assert torch.allclose(trained, projected - projected.mean(dim=0), atol=1e-5)
+    assert torch.allclose(trained.mean(dim=0), torch.zeros(6, 8), atol=1e-5)  # no place is hot in every film
+    assert torch.allclose(net.region_position_mean, projected.mean(dim=0), atol=1e-5)
+    single = net.eval().region_embeddings(net.image_encoder(images[:1])).detach()
+    assert torch.allclose(single, trained[:1], atol=1e-5)  # one image in evaluation, as in its training batch
+    assert "region_position_mean" in net.state_dict()
+    assert "region_position_mean" not in tiny_msfm_net().state_dict()

@@ -45,10 +45,14 @@ class RandSentenceSubsetd(RandomizableTransform):
         ids, mask = np.asarray(d["input_ids"]), np.asarray(d["attention_mask"])
         kept = self.R.permutation(count)[: self.R.randint(max(1, math.ceil(self.min_fraction * count)), count + 1)]
         length, last = ids.shape[0], int(mask.nonzero()[0][-1])  # [CLS] at 0, [SEP] at the last attended place
-        new_ids = [ids[0]] + [token for s in kept for token in ids[owner == s]] + [ids[last]]
-        new_owner = [-1] + [rank for rank, s in enumerate(kept) for _ in range(int((owner == s).sum()))] + [-1]
-        pad = length - len(new_ids)
-        d["input_ids"] = np.asarray(new_ids + [self.pad_token_id] * pad, dtype=ids.dtype)
-        d["attention_mask"] = np.asarray([1] * len(new_ids) + [0] * pad, dtype=mask.dtype)
-        d["sentence_index"] = np.asarray(new_owner + [-1] * pad, dtype=owner.dtype)
+        new_rank = np.full(count, -1)
+        new_rank[kept] = np.arange(len(kept))
+        token_rank = np.where(owner >= 0, new_rank[owner], -1)
+        tokens = np.flatnonzero(token_rank >= 0)
+        tokens = tokens[np.argsort(token_rank[tokens], kind="stable")]  # kept sentences in their new order
+        pad = length - tokens.size - 2
+        d["input_ids"] = np.concatenate([ids[[0]], ids[tokens], ids[[last]], np.full(pad, self.pad_token_id)])
+        d["input_ids"] = d["input_ids"].astype(ids.dtype)
+        d["attention_mask"] = (np.arange(length) < length - pad).astype(mask.dtype)
+        d["sentence_index"] = np.concatenate([[-1], token_rank[tokens], np.full(pad + 1, -1)]).astype(owner.dtype)
         return d

@@ -39,16 +39,17 @@ class TrainingPairRetrieval:
     """Retrieval on a fixed sample of training pairs, run after each validation by the validator's own network,
     inferer and batch preparation, so that memorisation shows beside generalisation: it adds
     ``<prefix>_mean_R1``, ``<prefix>_mean_R10`` and ``<prefix>_val_gap_R1`` (its mean Recall@1 minus the
-    validator's ``val_mean_R1``) to the validator's metrics, which MLflow and the training curves record.
+    validator's, the mean of ``val_i2t_R1`` and ``val_t2i_R1``) to the validator's metrics, which MLflow and the
+    training curves record.
 
     Args:
         data_loader: the training sample, with the validation's preprocessing (no augmentation).
         prefix: name prefix of the metrics.
-        validation_metric: the validator's metric that the gap is taken against.
+        validation_prefix: prefix of the validator's Recall@1 metrics (:func:`retrieval_metric_handlers`).
     """
 
-    def __init__(self, data_loader, prefix: str = "train", validation_metric: str = "val_mean_R1") -> None:
-        self.data_loader, self.prefix, self.validation_metric = data_loader, prefix, validation_metric
+    def __init__(self, data_loader, prefix: str = "train", validation_prefix: str = "val") -> None:
+        self.data_loader, self.prefix, self.validation_prefix = data_loader, prefix, validation_prefix
 
     def attach(self, engine: Engine) -> None:
         engine.add_event_handler(Events.EPOCH_COMPLETED, self)
@@ -63,8 +64,9 @@ class TrainingPairRetrieval:
                 texts.append(outputs["text_emb"].float().cpu())
         recall = retrieval_recall(torch.cat(images), torch.cat(texts), ks=(1, 10))
         metrics = {f"{self.prefix}_mean_R{k}": (recall[f"i2t_R{k}"] + recall[f"t2i_R{k}"]) / 2 for k in (1, 10)}
-        if self.validation_metric in engine.state.metrics:
-            gap = metrics[f"{self.prefix}_mean_R1"] - float(engine.state.metrics[self.validation_metric])
+        validation = [engine.state.metrics.get(f"{self.validation_prefix}_{d}_R1") for d in ("i2t", "t2i")]
+        if None not in validation:
+            gap = metrics[f"{self.prefix}_mean_R1"] - sum(float(v) for v in validation) / 2
             metrics[f"{self.prefix}_val_gap_R1"] = gap
         engine.state.metrics.update(metrics)
         logger.info("training-pair retrieval: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))

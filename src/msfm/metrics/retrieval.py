@@ -84,18 +84,22 @@ class RetrievalRecallMetric(CumulativeIterationMetric):
     """Cumulative Recall@K over a whole evaluation set (MONAI metric; wrap with ``IgniteMetricHandler``).
 
     Each call buffers a batch of ``(image_emb, text_emb)`` pairs; :meth:`aggregate` ranks every pair against
-    all buffered ones (see :func:`retrieval_recall`).
+    all buffered ones (see :func:`retrieval_recall`). With several K it returns the mean of their Recall@K, the
+    R-sum that VSE++ and SCAN select checkpoints on (divided by the number of terms): on a few hundred
+    validation pairs Recall@1 moves by one or two pairs, Recall@5 and @10 steady it.
 
     Args:
-        k: the K of Recall@K.
+        k: the K of Recall@K, or several K to average.
         direction: ``"image_to_text"``, ``"text_to_image"`` or ``"mean"`` of the two.
     """
 
-    def __init__(self, k: int = 1, direction: str = "mean") -> None:
+    def __init__(self, k: int | Sequence[int] = 1, direction: str = "mean") -> None:
         super().__init__()
         if direction not in RETRIEVAL_DIRECTIONS:
             raise ValueError(f"direction must be one of {RETRIEVAL_DIRECTIONS}, got {direction!r}.")
-        self.k = k
+        self.ks = torch.tensor([k] if isinstance(k, int) else list(k))
+        if self.ks.numel() == 0 or bool((self.ks < 1).any()):
+            raise ValueError(f"k must be one or more positive integers, got {k!r}.")
         self.direction = direction
 
     def _compute_tensor(self, y_pred: torch.Tensor, y: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
@@ -108,8 +112,9 @@ class RetrievalRecallMetric(CumulativeIterationMetric):
         if not isinstance(pairs, torch.Tensor) or pairs.numel() == 0:
             raise ValueError("no embeddings were buffered.")
         image_to_text, text_to_image = _match_ranks(pairs[:, 0], pairs[:, 1])
-        recall_i2t = (image_to_text < self.k).float().mean()
-        recall_t2i = (text_to_image < self.k).float().mean()
+        ks = self.ks.to(image_to_text.device)[:, None]
+        recall_i2t = (image_to_text[None] < ks).float().mean()  # mean over the pairs and the K values
+        recall_t2i = (text_to_image[None] < ks).float().mean()
         return {"image_to_text": recall_i2t, "text_to_image": recall_t2i, "mean": (recall_i2t + recall_t2i) / 2}[
             self.direction
         ]

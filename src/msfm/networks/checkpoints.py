@@ -44,14 +44,23 @@ def read_network_state(checkpoint: str | os.PathLike) -> dict[str, torch.Tensor]
     return state
 
 
+# state added in later versions: name -> what a checkpoint lacking it is
+_ADDED_LATER = {
+    "log_logit_scale": "temperature (an msfm 0.2 model.pt)",
+    "region_position_mean": "per-position region mean (pretrained before msfm 0.7)",
+}
+
+
 def load_network_weights(
     network: nn.Module, checkpoint: str | os.PathLike | None, optional_prefixes: Sequence[str] = ()
 ) -> nn.Module:
     """Load an msfm checkpoint into ``network`` in place; ``None`` keeps the random initialisation (the baseline).
 
     Every weight must fit, except those under ``optional_prefixes`` (a part the caller does not build or use,
-    such as the MAE decoder for zero-shot work) and the temperature of an msfm 0.2 ``model.pt``, which did not
-    store it: it then keeps its initial value, with a warning (no inference path reads it).
+    such as the MAE decoder for zero-shot work), the temperature of an msfm 0.2 ``model.pt`` and the running
+    per-position region mean of a checkpoint pretrained before msfm 0.7 (``center_positions``), which they did
+    not store: each keeps its initial value, with a warning (the temperature is read by no inference path; a zero
+    position mean leaves the regions as such a checkpoint was trained with).
 
     Raises:
         FileNotFoundError: naming the file.
@@ -64,10 +73,10 @@ def load_network_weights(
     state = {k: v for k, v in read_network_state(checkpoint).items() if not k.startswith(optional_prefixes)}
     own = {k for k in network.state_dict() if not k.startswith(optional_prefixes)}
     missing = sorted(own - state.keys())
-    if missing == ["log_logit_scale"]:
-        logger.warning(f"{checkpoint} has no temperature (an msfm 0.2 model.pt): it keeps its initial value.")
-        state["log_logit_scale"] = network.state_dict()["log_logit_scale"]
-        missing = []
+    for name in sorted(set(missing) & _ADDED_LATER.keys()):
+        logger.warning(f"{checkpoint} has no {_ADDED_LATER[name]}: it keeps its initial value.")
+        state[name] = network.state_dict()[name]
+        missing.remove(name)
     unexpected = sorted(state.keys() - own)
     if missing or unexpected:
         raise ValueError(

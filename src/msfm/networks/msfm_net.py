@@ -32,6 +32,13 @@ class MSFMNet(nn.Module):
     its image, so matching a sentence needs the region that shows it. This is a choice beyond the paper's
     equation (which uses the region features as they are); ``center_regions=False`` restores it.
 
+    With ``center_positions`` they are first centred per patch position on their mean over images: the batch
+    mean in training, and in evaluation the running mean that training keeps (``region_position_mean``, as
+    batch normalisation keeps its statistics). What every film shows at a place (position embeddings, the
+    usual anatomy there) is the same for every phrase; left in, it draws the same smooth map whatever the
+    phrase. Removed, a region keeps what sets it apart from the same place in other films, which is where a
+    finding shows.
+
     Args:
         image_encoder: the ViT image encoder.
         text_encoder: the BERT report encoder.
@@ -40,6 +47,8 @@ class MSFMNet(nn.Module):
         mask_ratio: MAE share of hidden patches.
         mlm_probability: MLM share of masked tokens.
         center_regions: centre each image's region embeddings on their mean (see above).
+        center_positions: centre region embeddings per position on their mean over images (see above).
+        position_momentum: weight of each training batch in the running per-position mean.
         temperature: initial contrastive τ.
         learnable_temperature: learn τ; otherwise it stays fixed (a buffer).
         max_logit_scale: upper clamp of ``1/τ`` for stability (CLIP uses 100).
@@ -58,6 +67,8 @@ class MSFMNet(nn.Module):
         mask_ratio: float = 0.75,
         mlm_probability: float = 0.15,
         center_regions: bool = True,
+        center_positions: bool = False,
+        position_momentum: float = 0.1,
         temperature: float = 0.07,
         learnable_temperature: bool = True,
         max_logit_scale: float = 100.0,
@@ -77,6 +88,11 @@ class MSFMNet(nn.Module):
         self.mask_ratio = mask_ratio
         self.mlm_probability = mlm_probability
         self.center_regions = center_regions
+        self.center_positions = center_positions
+        self.position_momentum = position_momentum
+        if center_positions:
+            num_regions = math.prod(image_encoder.grid_size)
+            self.register_buffer("region_position_mean", torch.zeros(num_regions, embed_dim))
         log_scale = torch.tensor(math.log(1.0 / temperature))
         if learnable_temperature:
             self.log_logit_scale = nn.Parameter(log_scale)
@@ -139,6 +155,14 @@ class MSFMNet(nn.Module):
     def region_embeddings(self, tokens: torch.Tensor) -> torch.Tensor:
         """Image-encoder tokens ``[B, R, W]`` → region embeddings ``[B, R, D]`` of the local space."""
         regions = self.region_proj(tokens)
+        if self.center_positions:
+            if self.training:
+                position_mean = regions.mean(dim=0)
+                with torch.no_grad():
+                    self.region_position_mean.lerp_(position_mean.detach().float(), self.position_momentum)
+            else:
+                position_mean = self.region_position_mean.to(regions.dtype)
+            regions = regions - position_mean
         return regions - regions.mean(dim=1, keepdim=True) if self.center_regions else regions
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
