@@ -51,8 +51,8 @@ class RandSentenceSubsetd(RandomizableTransform):
         tokens = np.flatnonzero(token_rank >= 0)
         tokens = tokens[np.argsort(token_rank[tokens], kind="stable")]  # kept sentences in their new order
         pad = length - tokens.size - 2
-        d["input_ids"] = np.concatenate([ids[[0]], ids[tokens], ids[[last]], np.full(pad, self.pad_token_id)])
-        d["input_ids"] = d["input_ids"].astype(ids.dtype)
+        padding = np.full(pad, self.pad_token_id)
+        d["input_ids"] = np.concatenate([ids[[0]], ids[tokens], ids[[last]], padding]).astype(ids.dtype)
         d["attention_mask"] = (np.arange(length) < length - pad).astype(mask.dtype)
         d["sentence_index"] = np.concatenate([[-1], token_rank[tokens], np.full(pad + 1, -1)]).astype(owner.dtype)
         return d

@@ -159,7 +159,7 @@ class MSFMNet(nn.Module):
             if self.training:
                 position_mean = regions.mean(dim=0)
                 with torch.no_grad():
-                    self.region_position_mean.lerp_(position_mean.detach().float(), self.position_momentum)
+                    self.region_position_mean.lerp_(position_mean.float(), self.position_momentum)
             else:
                 position_mean = self.region_position_mean.to(regions.dtype)
             regions = regions - position_mean
