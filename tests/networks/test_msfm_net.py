@@ -48,9 +48,12 @@ def test_the_network_owns_the_temperature_and_the_matching_head():
         tiny_msfm_net(temperature=0.0)
 
 
-def test_inference_methods_agree_with_forward(net):
+@pytest.mark.parametrize("report_pooling", ["cls", "mean"])
+def test_inference_methods_agree_with_forward(report_pooling):
+    net = tiny_msfm_net(img_size=(32, 48), embed_dim=8, report_pooling=report_pooling).eval()
     images = torch.randn(3, 1, 32, 48)
     ids, attention, sentence_index = text_batch()
+    attention[0, 7:] = 0
     with torch.no_grad():
         outputs = net(images, ids, attention, sentence_index)
         image_emb, text_emb = net.encode_image(images), net.encode_text(ids, attention)

@@ -40,6 +40,31 @@ def test_forward_outputs():
     assert logits.shape == (2, 12, 50) and labels.shape == (2, 12)
 
 
+def test_report_pooling_reads_cls_or_the_masked_token_mean():
+    tokens = torch.randn(2, 6, 16)
+    attention_mask = torch.tensor([[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1]])
+    assert torch.equal(MSFMTextEncoder(**SMALL).pool_report(tokens, attention_mask), tokens[:, 0])
+    mean = MSFMTextEncoder(**SMALL, report_pooling="mean").pool_report(tokens, attention_mask)
+    assert torch.allclose(mean[0], tokens[0, :3].mean(0)) and torch.allclose(mean[1], tokens[1].mean(0))
+
+
+def test_mean_pooled_report_ignores_padding():
+    torch.manual_seed(0)
+    encoder = MSFMTextEncoder(**SMALL, report_pooling="mean").eval()
+    ids = torch.randint(5, 50, (1, 12))
+    mask = torch.ones_like(ids)
+    mask[:, 7:] = 0
+    padded = ids.clone()
+    padded[:, 7:] = 0
+    report = encoder(ids, mask, torch.zeros_like(ids))["report"]
+    assert torch.allclose(report, encoder(padded, mask, torch.zeros_like(ids))["report"], atol=1e-6)
+
+
+def test_unknown_report_pooling_is_refused():
+    with pytest.raises(ValueError, match="report_pooling"):
+        MSFMTextEncoder(**SMALL, report_pooling="max")
+
+
 def test_attention_is_pytorch_fused_attention_and_matches_eager():
     """The BERT runs PyTorch's scaled_dot_product_attention (as the ViT does), with eager attention's results."""
     torch.manual_seed(0)

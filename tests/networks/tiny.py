@@ -8,7 +8,7 @@ VOCAB_SIZE = 40
 
 
 def tiny_msfm_net(
-    img_size=32, embed_dim: int = 16, center_regions: bool = True, **kwargs
+    img_size=32, embed_dim: int = 16, center_regions: bool = True, report_pooling: str = "cls", **kwargs
 ) -> MSFMNet:
     image = MSFMImageEncoder(
         img_size=img_size,
@@ -32,6 +32,7 @@ def tiny_msfm_net(
         max_sentences=3,
         mask_token_id=4,
         dropout=0.0,
+        report_pooling=report_pooling,
     )
     return MSFMNet(
         image,

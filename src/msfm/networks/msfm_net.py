@@ -20,10 +20,10 @@ class MSFMNet(nn.Module):
     """Image encoder + report encoder + heads, trained by :class:`msfm.losses.MultiScaleLoss`.
 
     The network owns every trainable parameter of the pretraining, so its state dict is all that inference needs.
-    Global embeddings come from the mean region feature and the [CLS] report feature through
-    :class:`ProjectionHead`; region and sentence features go through separate local projections into the same
-    width; :attr:`itm_head` scores image-report pairs; ``log_logit_scale`` holds the contrastive temperature as
-    ``log(1/τ)``, as in CLIP.
+    Global embeddings come from the mean region feature and the report feature
+    (:meth:`MSFMTextEncoder.pool_report`) through :class:`ProjectionHead`; region and sentence features go through
+    separate local projections into the same width; :attr:`itm_head` scores image-report pairs;
+    ``log_logit_scale`` holds the contrastive temperature as ``log(1/τ)``, as in CLIP.
 
     With ``center_regions`` the projected region features of each image are centred on their mean over the
     image before the local loss and the grounding map use them. ViT tokens all carry much image-wide content;
@@ -172,7 +172,7 @@ class MSFMNet(nn.Module):
     def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """``[B, L]`` tokens → unit-norm report embeddings ``[B, D]``."""
         tokens = self.text_encoder.encode_tokens(input_ids, attention_mask)
-        return F.normalize(self.text_proj(tokens[:, 0]), dim=-1)
+        return F.normalize(self.text_proj(self.text_encoder.pool_report(tokens, attention_mask)), dim=-1)
 
     def match_score(self, images: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Probability that each image matches its paired report, ``[B]``."""

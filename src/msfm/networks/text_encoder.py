@@ -12,6 +12,8 @@ transformers, _ = optional_import("transformers")
 
 __all__ = ["MSFMTextEncoder", "mask_tokens"]
 
+REPORT_POOLINGS = ("cls", "mean")
+
 
 def mask_tokens(
     input_ids: torch.Tensor,
@@ -57,7 +59,11 @@ class MSFMTextEncoder(nn.Module):
     ``save_pretrained``, e.g. a CXR-BERT checkout) or from scratch with the given size.
 
     The report is encoded once; each sentence's feature is the mean of its tokens' features (sentences are
-    identified by ``sentence_index``, -1 for special and padding tokens); the report feature is the [CLS] token.
+    identified by ``sentence_index``, -1 for special and padding tokens). The report feature is the [CLS] token
+    (``report_pooling="cls"``, BERT's convention) or the mean of the report's token features over the attention
+    mask (``"mean"``, the pooling Sentence-BERT found better for sentence embeddings). Mean pooling makes a report
+    the average of what its words say, so a one-sentence prompt and a long report land in one space and a report
+    cannot be told apart by a feature that only its template sets.
 
     Args:
         pretrained_path: local directory to load with ``from_pretrained``; None trains from scratch.
@@ -71,11 +77,13 @@ class MSFMTextEncoder(nn.Module):
         mask_token_id: id of [MASK], for MLM.
         pad_token_id: id of the padding token.
         dropout: hidden and attention dropout (from scratch).
+        report_pooling: ``"cls"`` or ``"mean"``, how the report feature is read from the token features.
         tokenizer: the report tokenizer; when given, its length, [MASK] and padding ids replace ``vocab_size``,
             ``mask_token_id`` and ``pad_token_id``.
 
     Raises:
         FileNotFoundError: when ``pretrained_path`` is not a directory.
+        ValueError: for an unknown ``report_pooling``.
     """
 
     def __init__(
@@ -91,9 +99,13 @@ class MSFMTextEncoder(nn.Module):
         mask_token_id: int = 103,
         pad_token_id: int = 0,
         dropout: float = 0.1,
+        report_pooling: str = "cls",
         tokenizer=None,
     ) -> None:
         super().__init__()
+        if report_pooling not in REPORT_POOLINGS:
+            raise ValueError(f"report_pooling must be one of {REPORT_POOLINGS}, got {report_pooling!r}.")
+        self.report_pooling = report_pooling
         if tokenizer is not None:
             vocab_size, mask_token_id, pad_token_id = len(tokenizer), tokenizer.mask_token_id, tokenizer.pad_token_id
         if pretrained_path is not None:
@@ -131,6 +143,13 @@ class MSFMTextEncoder(nn.Module):
         """``[B, L]`` ids → ``[B, L, H]`` token features."""
         return self.bert.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
+    def pool_report(self, tokens: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """``[B, L, H]`` token features → ``[B, H]`` report features (see ``report_pooling``)."""
+        if self.report_pooling == "cls":
+            return tokens[:, 0]
+        weights = attention_mask.to(tokens.dtype)[..., None]
+        return (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+
     def pool_sentences(self, tokens: torch.Tensor, sentence_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean-pool token features per sentence.
 
@@ -156,7 +175,8 @@ class MSFMTextEncoder(nn.Module):
         """
         tokens = self.encode_tokens(input_ids, attention_mask)
         sentences, sentence_mask = self.pool_sentences(tokens, sentence_index)
-        return {"tokens": tokens, "report": tokens[:, 0], "sentences": sentences, "sentence_mask": sentence_mask}
+        report = self.pool_report(tokens, attention_mask)
+        return {"tokens": tokens, "report": report, "sentences": sentences, "sentence_mask": sentence_mask}
 
     def forward_masked(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, sentence_index: torch.Tensor, probability: float
