@@ -358,8 +358,16 @@ def test_zero_shot_suite(tiny, tmp_path, checkpoint):
     assert np.nanmean(iou) == pytest.approx(metrics["grounding_mIoU"], abs=1e-5)
     cnr = np.array([float(row["CNR"]) for row in phrases])  # NaN where a map is flat inside and out: skipped
     assert np.isfinite(cnr).mean() > 0.9 and np.nanmean(cnr) == pytest.approx(metrics["grounding_CNR"], abs=1e-5)
-    expected = {"metrics.json", "zero_shot_predictions.csv", "grounding_per_phrase.csv", "grounding_overlays.png"}
-    assert expected <= tracked_artifacts(out)
+    categories = read_table(out / "grounding_per_category.csv")  # the demo's finding types, as in MS-CXR
+    names = {r["category"] for r in categories}
+    assert names == {r["category"] for r in phrases} and "" not in names
+    assert sum(int(r["phrases"]) for r in categories) == len(phrases)
+    first = categories[0]
+    in_first = [row for row in phrases if row["category"] == first["category"]]
+    iou = [np.nanmean([float(row[f"IoU_t{t:g}"]) for row in in_first]) for t in (0.1, 0.2, 0.3, 0.4, 0.5)]
+    assert float(first["mIoU"]) == pytest.approx(np.mean(iou), abs=1e-5, nan_ok=True)
+    expected = {"metrics.json", "zero_shot_predictions.csv", "grounding_per_phrase.csv", "grounding_per_category.csv"}
+    assert expected | {"grounding_overlays.png"} <= tracked_artifacts(out)
 
 
 @pytest.mark.slow

@@ -78,6 +78,24 @@ def test_similarity_map_is_the_phrase_patch_cosine(net):
     assert maps.abs().max() <= 1 + 1e-6
 
 
+def test_global_space_map_patches_average_to_the_global_term_when_the_head_is_linear(net):
+    """Through a linear projection the mean patch embedding is the global image embedding, so the map's
+    mean (before normalising) scores the phrase as a report against the whole image."""
+    net.image_proj.net[1] = torch.nn.Identity()  # Linear → Linear: a linear head
+    images = torch.randn(2, 1, 32, 48)
+    ids, attention, sentence_index = text_batch(2)
+    with torch.no_grad():
+        maps = net.similarity_map(images, ids, attention, sentence_index, space="global")
+        patches = net.image_proj(net.image_encoder(images))
+        phrase = net.encode_text(ids, attention)
+    assert maps.shape == (2, 2, 3)
+    cosine = torch.einsum("brd,bd->br", F.normalize(patches, dim=-1), phrase).reshape(2, 2, 3)
+    assert torch.allclose(maps, cosine, atol=1e-5)
+    assert torch.allclose(patches.mean(dim=1), net.image_proj(net.image_encoder(images).mean(dim=1)), atol=1e-5)
+    with pytest.raises(ValueError, match="space must be"):
+        net.similarity_map(images, ids, attention, sentence_index, space="regions")
+
+
 @pytest.mark.parametrize("center_regions", [True, False])
 def test_region_embeddings_are_centred_on_their_image_mean(center_regions):
     net = tiny_msfm_net(img_size=(32, 48), embed_dim=8, center_regions=center_regions).eval()

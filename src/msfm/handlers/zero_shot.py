@@ -102,33 +102,60 @@ class ZeroShotReport(CollectingHandler):
 
 
 class GroundingTable(CollectingHandler):
-    """On completion, ``output_path``: one row per phrase (source file, phrase, mIoU over ``thresholds``, IoU at
-    each, CNR), so that users can re-score, draw intervals or find failures; with MLflow tracking, an artifact of
-    the run. Reads the ``heatmap`` and ``truth`` of :class:`msfm.evaluation.GroundingHeatmaps`.
+    """On completion, ``output_path``: one row per phrase (source file, finding category, phrase, mIoU over
+    ``thresholds``, IoU at each, CNR), so that users can re-score, draw intervals or find failures; and
+    ``category_path``, when given: per finding category (MS-CXR's ``category_name``), the number of phrases,
+    their mIoU (IoU averaged over the category's phrases at each threshold, then over thresholds, as the overall
+    mIoU) and mean CNR. With MLflow tracking both are artifacts of the run. Reads the ``heatmap`` and ``truth`` of
+    :class:`msfm.evaluation.GroundingHeatmaps` and the batch's ``category`` (empty when the datalist has none).
 
     Args:
-        output_path: the CSV to write.
+        output_path: the per-phrase CSV to write.
         thresholds: the IoU thresholds (those of the mIoU).
+        category_path: the per-category CSV to write; None writes none.
     """
 
-    def __init__(self, output_path: str | os.PathLike, thresholds: Sequence[float] = GROUNDING_THRESHOLDS) -> None:
+    def __init__(
+        self,
+        output_path: str | os.PathLike,
+        thresholds: Sequence[float] = GROUNDING_THRESHOLDS,
+        category_path: str | os.PathLike | None = None,
+    ) -> None:
         super().__init__()
         self.output_path, self.thresholds = Path(output_path), tuple(thresholds)
+        self.category_path = Path(category_path) if category_path is not None else None
 
     def collect(self, engine: Engine) -> None:
         output, batch = _batched(engine.state.output), engine.state.batch
-        for source, phrase, heatmap, truth in zip(
-            source_files(batch), batch["phrase"], output["heatmap"], output["truth"]
+        phrases = batch["phrase"]
+        categories = batch.get("category", [""] * len(phrases))
+        for source, category, phrase, heatmap, truth in zip(
+            source_files(batch), categories, phrases, output["heatmap"], output["truth"]
         ):
             ious = grounding_iou(heatmap, truth, self.thresholds)
             self.items.append(
-                [source, phrase, float(ious.nanmean()), *ious.tolist(), contrast_to_noise(heatmap, truth)]
+                [source, category, phrase, float(ious.nanmean()), *ious.tolist(), contrast_to_noise(heatmap, truth)]
             )
 
     def write(self, engine: Engine) -> None:
-        header = ["image", "phrase", "mIoU", *(f"IoU_t{t:g}" for t in self.thresholds), "CNR"]
+        header = ["image", "category", "phrase", "mIoU", *(f"IoU_t{t:g}" for t in self.thresholds), "CNR"]
         write_table(self.output_path, header, self.items)
-        log_artifacts(engine, [self.output_path])
+        written = [self.output_path]
+        if self.category_path is not None:
+            write_table(self.category_path, ["category", "phrases", "mIoU", "CNR"], self._per_category())
+            written.append(self.category_path)
+        log_artifacts(engine, written)
+
+    def _per_category(self) -> list[list]:
+        rows: dict[str, list[list]] = {}
+        for item in self.items:
+            rows.setdefault(item[1], []).append(item[4:])
+        table = []
+        for category, values in sorted(rows.items()):
+            values = torch.tensor(values, dtype=torch.float64)  # [phrases, thresholds + CNR]
+            ious, cnr = values[:, :-1], values[:, -1]
+            table.append([category, len(values), float(ious.nanmean(dim=0).mean()), float(cnr.nanmean())])
+        return table
 
 
 class PhraseSensitivity(CollectingHandler):

@@ -179,21 +179,42 @@ class MSFMNet(nn.Module):
         return torch.sigmoid(self.itm_head(self.encode_image(images), self.encode_text(input_ids, attention_mask)))
 
     def similarity_map(
-        self, images: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor, sentence_index: torch.Tensor
+        self,
+        images: torch.Tensor,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        sentence_index: torch.Tensor,
+        space: str = "local",
     ) -> torch.Tensor:
-        """Cosine between a phrase and every patch, in the local (sentence-region) space.
+        """Cosine between a phrase and every patch.
+
+        In the ``"local"`` space the patches are region embeddings and the phrase a sentence embedding, as the
+        local term aligns them. In the ``"global"`` space each patch goes through the global image projection and
+        the phrase is embedded as a one-sentence report, as BioViL grounds (Boecking et al., 2022): the patch
+        embeddings then average to the embedding the global term contrasts.
 
         Args:
             images: ``[B, C, H, W]``.
             input_ids: ``[B, L]`` one phrase per image, tokenised as a one-sentence report.
             attention_mask: ``[B, L]``.
             sentence_index: ``[B, L]``, 0 on the phrase's tokens, -1 elsewhere.
+            space: ``"local"`` or ``"global"``.
 
         Returns:
             ``[B, h, w]`` on the patch grid.
+
+        Raises:
+            ValueError: for another ``space``.
         """
-        regions = F.normalize(self.region_embeddings(self.image_encoder(images)), dim=-1)
-        text = self.text_encoder(input_ids, attention_mask, sentence_index)
-        phrase = F.normalize(self.sentence_proj(text["sentences"][:, 0]), dim=-1)
+        tokens = self.image_encoder(images)
+        if space == "local":
+            regions = F.normalize(self.region_embeddings(tokens), dim=-1)
+            text = self.text_encoder(input_ids, attention_mask, sentence_index)
+            phrase = F.normalize(self.sentence_proj(text["sentences"][:, 0]), dim=-1)
+        elif space == "global":
+            regions = F.normalize(self.image_proj(tokens), dim=-1)
+            phrase = self.encode_text(input_ids, attention_mask)
+        else:
+            raise ValueError(f"space must be 'local' or 'global', got {space!r}.")
         similarity = torch.einsum("brd,bd->br", regions, phrase)
         return similarity.reshape(-1, *self.image_encoder.grid_size)

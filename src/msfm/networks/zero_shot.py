@@ -103,13 +103,18 @@ class PhraseSimilarityMap(nn.Module):
 
     Args:
         network: the pretrained model.
+        space: ``"local"`` (the sentence-region space) or ``"global"`` (see
+            :meth:`msfm.networks.MSFMNet.similarity_map`).
     """
 
-    def __init__(self, network: MSFMNet) -> None:
+    def __init__(self, network: MSFMNet, space: str = "local") -> None:
         super().__init__()
         self.network = network
+        self.space = space
 
     def forward(
         self, images: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor, sentence_index: torch.Tensor
     ) -> torch.Tensor:
-        return self.network.similarity_map(images, input_ids, attention_mask, sentence_index.clamp(max=0))
+        return self.network.similarity_map(
+            images, input_ids, attention_mask, sentence_index.clamp(max=0), space=self.space
+        )
