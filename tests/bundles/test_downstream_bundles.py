@@ -371,18 +371,20 @@ def test_zero_shot_suite(tiny, tmp_path, checkpoint):
 
 
 @pytest.mark.slow
-def test_zero_shot_classifier_is_saved_and_infers_alone(tiny, tmp_path):
+@pytest.mark.parametrize("scoring", ["global", "local"])
+def test_zero_shot_classifier_is_saved_and_infers_alone(tiny, tmp_path, scoring):
     """``saving`` writes the zero-shot classifier; ``inference.json`` (no tokenizer, no report encoder) reads it
     back and writes per-image probabilities equal to the suite's scorer."""
     from msfm.deploy.pipeline import ZeroShotScorer
 
     out = tmp_path / "zs"
-    settings = zero_shot_settings(tiny, out, model_dir=out / "models")
+    settings = zero_shot_settings(tiny, out, model_dir=out / "models", zero_shot_scoring=scoring)
     run([*bundle_command(zero_shot_configs(), "saving", bundle="msfm_zeroshot"), *flags(settings)])
     assert (out / "models" / "model.pt").is_file()
     bundles = REPO_ROOT / "bundles"
     files = [WORKFLOW, bundles / "msfm" / "configs" / "train.json", bundles / "msfm_zeroshot" / "configs" / "inference.json"]
-    sizes = {k: v for k, v in settings.items() if k.startswith(("image_encoder#", "network_def#", "image_size"))}
+    sizes = {k: v for k, v in settings.items()
+             if k.startswith(("image_encoder#", "network_def#", "image_size", "zero_shot_scoring"))}
     inference = {**sizes, "network_def#image_encoder": "@image_encoder", "dataset_dir": tiny / "data",
                  "datalist": settings["datalist"], "model_dir": out / "models", "output_dir": out, "num_workers": 0}
     run([*bundle_command("[" + ",".join(f"'{f}'" for f in files) + "]", "inferring", bundle="msfm_zeroshot"),

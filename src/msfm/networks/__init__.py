@@ -12,14 +12,17 @@ from msfm.networks.matching import HardNegativeSampler, report_duplicate_mask
 from msfm.networks.msfm_net import MSFMNet
 from msfm.networks.text_encoder import MSFMTextEncoder, mask_tokens
 from msfm.networks.zero_shot import (
+    ZERO_SHOT_SCORINGS,
     PhraseSimilarityMap,
     ZeroShotClassifier,
+    attended_cosine,
     prompt_prototypes,
     zero_shot_classifier,
     zero_shot_probability,
 )
 
 __all__ = [
+    "ZERO_SHOT_SCORINGS",
     "HardNegativeSampler",
     "ImageTextMatchingHead",
     "MSFMImageEmbedder",
@@ -32,6 +35,7 @@ __all__ = [
     "ViTClassifier",
     "ViTSegmentationNet",
     "ZeroShotClassifier",
+    "attended_cosine",
     "load_network_weights",
     "load_pretrained_vit",
     "mask_tokens",

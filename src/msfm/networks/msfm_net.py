@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -13,7 +14,15 @@ from msfm.networks.image_encoder import MSFMImageEncoder, patchify
 from msfm.networks.matching import HardNegativeSampler
 from msfm.networks.text_encoder import MSFMTextEncoder
 
-__all__ = ["MSFMNet"]
+__all__ = ["MSFMNet", "centred_regions"]
+
+
+def centred_regions(regions: torch.Tensor, position_mean: Optional[torch.Tensor], per_image: bool) -> torch.Tensor:
+    """``[B, R, D]`` region embeddings less ``position_mean`` ``[R, D]`` (when given), then, with ``per_image``,
+    less each image's mean region (see :class:`MSFMNet`)."""
+    if position_mean is not None:
+        regions = regions - position_mean.to(regions.dtype)
+    return regions - regions.mean(dim=1, keepdim=True) if per_image else regions
 
 
 class MSFMNet(nn.Module):
@@ -155,15 +164,15 @@ class MSFMNet(nn.Module):
     def region_embeddings(self, tokens: torch.Tensor) -> torch.Tensor:
         """Image-encoder tokens ``[B, R, W]`` → region embeddings ``[B, R, D]`` of the local space."""
         regions = self.region_proj(tokens)
+        position_mean = None
         if self.center_positions:
             if self.training:
                 position_mean = regions.mean(dim=0)
                 with torch.no_grad():
                     self.region_position_mean.lerp_(position_mean.float(), self.position_momentum)
             else:
-                position_mean = self.region_position_mean.to(regions.dtype)
-            regions = regions - position_mean
-        return regions - regions.mean(dim=1, keepdim=True) if self.center_regions else regions
+                position_mean = self.region_position_mean
+        return centred_regions(regions, position_mean, self.center_regions)
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         """``[B, C, H, W]`` → unit-norm global image embeddings ``[B, D]``."""
@@ -173,6 +182,14 @@ class MSFMNet(nn.Module):
         """``[B, L]`` tokens → unit-norm report embeddings ``[B, D]``."""
         tokens = self.text_encoder.encode_tokens(input_ids, attention_mask)
         return F.normalize(self.text_proj(self.text_encoder.pool_report(tokens, attention_mask)), dim=-1)
+
+    def encode_phrase(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, sentence_index: torch.Tensor
+    ) -> torch.Tensor:
+        """``[B, L]`` tokens of one phrase each (``sentence_index`` 0 on its tokens, -1 elsewhere) → unit-norm
+        phrase embeddings ``[B, D]`` of the local space, as the local term embeds a sentence."""
+        sentences = self.text_encoder(input_ids, attention_mask, sentence_index)["sentences"]
+        return F.normalize(self.sentence_proj(sentences[:, 0]), dim=-1)
 
     def match_score(self, images: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Probability that each image matches its paired report, ``[B]``."""
@@ -209,8 +226,7 @@ class MSFMNet(nn.Module):
         tokens = self.image_encoder(images)
         if space == "local":
             regions = F.normalize(self.region_embeddings(tokens), dim=-1)
-            text = self.text_encoder(input_ids, attention_mask, sentence_index)
-            phrase = F.normalize(self.sentence_proj(text["sentences"][:, 0]), dim=-1)
+            phrase = self.encode_phrase(input_ids, attention_mask, sentence_index)
         elif space == "global":
             regions = F.normalize(self.image_proj(tokens), dim=-1)
             phrase = self.encode_text(input_ids, attention_mask)
