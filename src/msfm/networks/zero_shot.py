@@ -114,8 +114,9 @@ class ZeroShotClassifier(MSFMImageEmbedder):
     - ``"both"``: their sum, as GLoRIA classifies zero-shot.
 
     Build it from the pretrained model and two prompt sets with :func:`zero_shot_classifier`; its state (the image
-    half of the model, the local projection when scoring locally, and the prototypes) is then all that inference
-    needs, with no tokenizer or report encoder, and it exports to TorchScript.
+    half of the model and the prototypes; when scoring locally also the local projection, the per-position region
+    mean and γ1) is then all that inference needs, with no tokenizer or report encoder, and it exports to
+    TorchScript.
 
     Args:
         image_encoder: the image encoder; None builds ViT-B/16 at ``img_size`` without the MAE decoder.
@@ -148,7 +149,8 @@ class ZeroShotClassifier(MSFMImageEmbedder):
         if scoring != "global":
             self.region_proj = nn.Linear(self.image_encoder.hidden_size, embed_dim)
             self.register_buffer("phrase_prototypes", torch.zeros(2, embed_dim))
-            self.center_regions, self.gamma1 = center_regions, gamma1
+            self.center_regions = center_regions
+            self.register_buffer("gamma1", torch.tensor(float(gamma1)))  # saved with the prototypes it scores with
             if center_positions:
                 num_regions = math.prod(self.image_encoder.grid_size)
                 self.register_buffer("region_position_mean", torch.zeros(num_regions, embed_dim))
@@ -164,7 +166,7 @@ class ZeroShotClassifier(MSFMImageEmbedder):
             if hasattr(self, "region_position_mean"):
                 position_mean = self.region_position_mean
             regions = centred_regions(self.region_proj(tokens), position_mean, self.center_regions)
-            scores = scores + attended_cosine(regions, self.phrase_prototypes, self.gamma1)
+            scores = scores + attended_cosine(regions, self.phrase_prototypes, float(self.gamma1))
         return scores.softmax(dim=1)[:, :1]
 
 
