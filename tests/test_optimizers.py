@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from msfm.optimizers import encoder_param_groups, epoch_warmup_cosine
+from msfm.optimizers import decay_param_groups, encoder_param_groups, epoch_warmup_cosine
 
 
 def test_warmup_and_length_are_counted_in_epochs():
@@ -37,3 +37,21 @@ def test_encoder_param_groups_scale_the_encoder_rate():
     assert {id(p) for p in rest["params"]} == {id(p) for p in network.head.parameters()}
     with pytest.raises(AttributeError, match="no encoder submodule 'image_encoder'"):
         encoder_param_groups(network, 1e-3, encoder="image_encoder")
+
+
+def test_decay_param_groups_spare_gains_biases_and_the_temperature():
+    from tests.networks.tiny import tiny_msfm_net
+
+    network = tiny_msfm_net()
+    network.text_encoder.requires_grad_(False)
+    decayed, spared = decay_param_groups(network)
+    names = {id(p): n for n, p in network.named_parameters()}
+    spared_names = {names[id(p)] for p in spared["params"]}
+    assert spared["weight_decay"] == 0.0 and "weight_decay" not in decayed
+    assert "log_logit_scale" in spared_names and "region_proj.bias" in spared_names
+    assert "region_proj.weight" in {names[id(p)] for p in decayed["params"]}
+    assert not any(n.startswith("text_encoder.") for n in spared_names)
+    optimizer = torch.optim.AdamW(decay_param_groups(network), lr=1.0, weight_decay=0.5)
+    assert [g["weight_decay"] for g in optimizer.param_groups] == [0.5, 0.0]
+    trainable = sum(p.requires_grad for p in network.parameters())
+    assert len(decayed["params"]) + len(spared["params"]) == trainable

@@ -1,5 +1,5 @@
-"""Optimiser wiring the bundle configs state in their own terms: schedules counted in epochs, and a learning rate
-for the pretrained encoder relative to the rest of the network."""
+"""Optimiser wiring the bundle configs state in their own terms: schedules counted in epochs, a learning rate
+for the pretrained encoder relative to the rest of the network, and which parameters weight decay applies to."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from monai.optimizers import WarmupCosineSchedule, generate_param_groups
 from torch import nn
 from torch.optim import Optimizer
 
-__all__ = ["encoder_param_groups", "epoch_warmup_cosine"]
+__all__ = ["decay_param_groups", "encoder_param_groups", "epoch_warmup_cosine"]
 
 
 def epoch_warmup_cosine(
@@ -64,3 +64,15 @@ def encoder_param_groups(
         lr_values=[learning_rate * encoder_lr_scale],
         include_others=True,
     )
+
+
+def decay_param_groups(network: nn.Module) -> list[dict]:
+    """Two parameter groups: the weight matrices and embeddings (``ndim >= 2``), decayed at the optimiser's
+    ``weight_decay``, and the gains, biases and scalars such as ``log_logit_scale`` (``ndim <= 1``), not decayed,
+    as CLIP and open_clip train (decay would pull normalisation gains and the learned temperature toward zero).
+    Frozen parameters are left out."""
+    trainable = [p for p in network.parameters() if p.requires_grad]
+    return [
+        {"params": [p for p in trainable if p.ndim >= 2]},
+        {"params": [p for p in trainable if p.ndim <= 1], "weight_decay": 0.0},
+    ]
