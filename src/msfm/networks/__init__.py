@@ -18,7 +18,6 @@ from msfm.networks.zero_shot import (
     attended_cosine,
     prompt_prototypes,
     zero_shot_classifier,
-    zero_shot_probability,
 )
 
 __all__ = [
@@ -44,5 +43,4 @@ __all__ = [
     "read_network_state",
     "report_duplicate_mask",
     "zero_shot_classifier",
-    "zero_shot_probability",
 ]

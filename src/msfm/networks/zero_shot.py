@@ -25,24 +25,10 @@ __all__ = [
     "attended_cosine",
     "prompt_prototypes",
     "zero_shot_classifier",
-    "zero_shot_probability",
 ]
 
 
 ZERO_SHOT_SCORINGS = ("global", "local", "both")
-
-
-def zero_shot_probability(image_emb: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:
-    """``p = exp(s+) / (exp(s+) + exp(s−))`` with ``s± = image · prototype±`` (REFERENCE §2).
-
-    Args:
-        image_emb: ``[B, D]`` unit-norm image embeddings.
-        prototypes: ``[2, D]`` mean prompt embeddings of the positive and the negative set.
-
-    Returns:
-        ``[B]`` probabilities of the positive class.
-    """
-    return (image_emb.float() @ prototypes.float().t()).softmax(dim=1)[:, 0]
 
 
 def attended_cosine(
@@ -107,8 +93,7 @@ class ZeroShotClassifier(MSFMImageEmbedder):
 
     The scores ``s±`` compare the image with the positive and the negative prompt prototype:
 
-    - ``"global"``: the global embeddings' cosine, ``image · prototype±`` (:func:`zero_shot_probability`, the
-      CLIP way);
+    - ``"global"``: the global embeddings' cosine, ``image · prototype±`` (REFERENCE §2, the CLIP way);
     - ``"local"``: :func:`attended_cosine` of the image's regions and the prompts' phrase prototype, the local
       term's score;
     - ``"both"``: their sum, as GLoRIA classifies zero-shot.
