@@ -16,5 +16,7 @@ if __name__ == "__main__":
     model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(DIM, DIM, bias=False))
     features, regions, sentences, mask = make_data()
     part = slice(rank * BATCH // world_size, (rank + 1) * BATCH // world_size)
-    torch.save(losses_and_grads(model, features[part], regions[part], sentences[part], mask[part]), f"{sys.argv[1]}/rank{rank}.pt")
+    results = losses_and_grads(model, features[part], regions[part], sentences[part], mask[part])
+    torch.save(results, f"{sys.argv[1]}/rank{rank}.pt")
+    dist.barrier()  # neither rank tears gloo down while the other may still be using it
     dist.destroy_process_group()

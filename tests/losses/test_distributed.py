@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -64,23 +68,53 @@ def test_two_ranks_equal_one_process():
         assert torch.allclose(grad, single[2], atol=1e-6)
 
 
+def wait_until_listening(port: int, agent: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
+    """Block until something accepts connections on ``127.0.0.1:port``; fail with ``log``'s tail if ``agent`` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if agent.poll() is not None:
+            tail = log.read_text()[-4000:]
+            pytest.fail(f"the hosting agent exited ({agent.returncode}) before its store listened:\n{tail}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    pytest.fail(f"no rendezvous store on port {port} after {timeout:.0f} s:\n{log.read_text()[-4000:]}")
+
+
 def test_two_nodes_over_c10d_rendezvous_equal_one_process(tmp_path):
     """Two torchrun agents, as on two machines (``--nnodes 2``, c10d rendezvous on 127.0.0.1, one process each,
-    gloo): the contrastive losses and the gradients equal a single process's over the whole batch."""
-    import subprocess
-    import sys
+    gloo): the contrastive losses and the gradients equal a single process's over the whole batch.
 
+    The first agent hosts the rendezvous store (``is_host=1``) and the second starts once it listens: left to
+    infer ``is_host`` from the hostname, both agents of one machine race to bind the port."""
     from tests.conftest import REPO_ROOT
 
     torch.manual_seed(0)
     single = losses_and_grads(torch.nn.Linear(DIM, DIM, bias=False), *make_data())
+    port = free_port()
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1"]
-    launcher += ["--rdzv_backend", "c10d", "--rdzv_endpoint", f"127.0.0.1:{free_port()}", "--rdzv_id", "msfm-test"]
-    command = [*launcher, "-m", "tests.losses.multinode_worker", str(tmp_path)]
+    launcher += ["--rdzv_backend", "c10d", "--rdzv_endpoint", f"127.0.0.1:{port}", "--rdzv_id", f"msfm-test-{port}"]
+    launcher += ["--local_addr", "127.0.0.1"]
     env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}
-    agents = [subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
-    logs = [agent.communicate(timeout=240)[0].decode(errors="replace") for agent in agents]
-    assert all(agent.returncode == 0 for agent in agents), logs
+    agents, logs = [], [tmp_path / f"agent{node}.log" for node in range(2)]
+    try:
+        for node, log in enumerate(logs):
+            command = [*launcher, "--rdzv_conf", f"is_host={int(node == 0)},join_timeout=120"]
+            command += ["-m", "tests.losses.multinode_worker", str(tmp_path)]
+            with open(log, "wb") as out:
+                agents.append(subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT))
+            if node == 0:
+                wait_until_listening(port, agents[0], log)
+        for agent in agents:
+            agent.wait(timeout=240)
+    finally:
+        for agent in agents:
+            if agent.poll() is None:
+                agent.kill()
+                agent.wait()
+    failed = {log.name: log.read_text()[-4000:] for agent, log in zip(agents, logs) if agent.returncode != 0}
+    assert not failed, failed
     for rank in range(2):
         global_loss, local_loss, grad = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
         assert global_loss == pytest.approx(single[0], abs=1e-6)

@@ -1,8 +1,9 @@
 """Cross-rank gathering for the contrastive terms.
 
 Every rank gathers the whole global batch and computes the full ``N x N`` loss, so the loss value is identical
-on all ranks and equal to the single-process loss over ``N``. ``all_gather`` with autograd sums the gradients
-of every rank's copy back to the owner, and DDP's gradient averaging then yields exactly the single-process
+on all ranks and equal to the single-process loss over ``N``. The functional collective's autograd all-gather
+(torch's replacement for the deprecated ``torch.distributed.nn.functional.all_gather``) sums, in its backward, the
+gradients of every rank's copy back to the owner, and DDP's gradient averaging then yields exactly the single-process
 gradient (the scheme of open_clip's ``gather_with_grad`` with ``local_loss=False``).
 """
 
@@ -10,9 +11,12 @@ from __future__ import annotations
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_fn
+import torch.distributed._functional_collectives as funcol
 
 __all__ = ["is_distributed", "gather_with_grad", "gather_no_grad", "rank_offset"]
+
+# all_gather_tensor_autograd (torch 2.4) is a deprecated alias of all_gather_single_autograd in torch 2.13
+_all_gather_autograd = getattr(funcol, "all_gather_single_autograd", None) or funcol.all_gather_tensor_autograd
 
 
 def is_distributed() -> bool:
@@ -31,7 +35,7 @@ def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
     """
     if not is_distributed():
         return tensor
-    return torch.cat(dist_fn.all_gather(tensor), dim=0)
+    return _all_gather_autograd(tensor.contiguous(), 0, dist.group.WORLD)
 
 
 def gather_no_grad(tensor: torch.Tensor) -> torch.Tensor:
