@@ -38,14 +38,23 @@ def losses_and_grads(model, features, regions, sentences, mask):
     return global_loss.item(), local_loss.item(), weight.grad.clone()
 
 
-def worker(rank, world_size, port, results):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world_size)
+def rank_losses_and_grads():
+    """This rank's losses and gradient under DDP, on its share of the batch. DDP's reducer holds the gloo process
+    group and is freed on return, so that ``destroy_process_group`` really tears gloo down: left to interpreter exit,
+    gloo's threads can abort ("terminate called without an active exception") after the work is done."""
+    rank, world_size = dist.get_rank(), dist.get_world_size()
     torch.manual_seed(0)
     model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(DIM, DIM, bias=False))
     features, regions, sentences, mask = make_data()
     part = slice(rank * BATCH // world_size, (rank + 1) * BATCH // world_size)
-    results[rank] = losses_and_grads(model, features[part], regions[part], sentences[part], mask[part])
+    return losses_and_grads(model, features[part], regions[part], sentences[part], mask[part])
+
+
+def worker(rank, world_size, port, results):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world_size)
+    results[rank] = rank_losses_and_grads()
+    dist.barrier()
     dist.destroy_process_group()
 
 
@@ -86,8 +95,8 @@ def test_two_nodes_over_c10d_rendezvous_equal_one_process(tmp_path):
     """Two torchrun agents, as on two machines (``--nnodes 2``, c10d rendezvous on 127.0.0.1, one process each,
     gloo): the contrastive losses and the gradients equal a single process's over the whole batch.
 
-    The first agent hosts the rendezvous store (``is_host=1``) and the second starts once it listens: left to
-    infer ``is_host`` from the hostname, both agents of one machine race to bind the port."""
+    The first agent hosts the rendezvous store (``is_host=1``) and the second starts once it listens, instead of
+    both inferring ``is_host`` from the hostname and racing to bind the port."""
     from tests.conftest import REPO_ROOT
 
     torch.manual_seed(0)
