@@ -4,7 +4,13 @@ import json
 
 import pytest
 
-from msfm.data import TokenizeReportd, load_or_train_tokenizer, report_sentences, tokenize_sentences
+from msfm.data import (
+    TokenizeReportd,
+    load_or_train_tokenizer,
+    report_sentences,
+    tokenize_sentences,
+    train_wordpiece_tokenizer,
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +72,18 @@ def test_a_trained_tokenizer_is_not_reused_for_another_datalist(tmp_path):
         load_or_train_tokenizer(tmp_path / "tok", tmp_path / "b.json", vocab_size=60)
     with pytest.raises(FileNotFoundError, match="--datalist"):
         load_or_train_tokenizer(tmp_path / "none")
+
+
+def test_training_twice_on_the_same_reports_gives_the_same_vocabulary(demo_dir, tmp_path):
+    """The trainer numbers word-internal pieces in hash order and breaks merge ties by number
+    (huggingface/tokenizers#1794); on a small corpus ties are common, so unordered numbering shows."""
+    reports = [e["report"] for e in json.load(open(demo_dir / "datalist.json"))["training"]]
+    reports += ["Pneumothorax, XXXX: ___ unchanged; cardiomegaly!", "Subsegmental atelectasis (left base)."]
+    first, *others = (train_wordpiece_tokenizer(reports, tmp_path / str(run), 400) for run in range(4))
+    assert all(other.get_vocab() == first.get_vocab() for other in others)
+    assert len(first) <= 400
+    assert sorted(first.all_special_tokens) == ["[CLS]", "[MASK]", "[PAD]", "[SEP]", "[UNK]"]
+    assert first.unk_token_id not in first(" ".join(report_sentences(reports[0])))["input_ids"]
+    assert first.decode(first("pneumothorax unchanged")["input_ids"], skip_special_tokens=True) == (
+        "pneumothorax unchanged"
+    )

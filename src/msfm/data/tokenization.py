@@ -31,12 +31,19 @@ logger = logging.getLogger(__name__)
 
 # written beside a tokenizer that msfm trained: which reports it learned its vocabulary from
 TRAINED_ON = "msfm_tokenizer_source.json"
+CONTINUING_PREFIX = "##"
 
 
 def train_wordpiece_tokenizer(
     reports: Iterable[str], save_dir: str | os.PathLike, vocab_size: int = 30522, min_frequency: int = 2
 ):
     """Train an uncased BERT WordPiece tokenizer on cleaned reports and save it with ``save_pretrained``.
+
+    The same reports always give the same vocabulary. ``tokenizers``' trainer numbers the word-internal
+    pieces (``##e``) in hash-map order, which changes from run to run, and breaks ties between equally frequent
+    merges by those numbers (huggingface/tokenizers#1794), so two trainings on one corpus could disagree.
+    Here those pieces are listed, sorted, with the special tokens, which the trainer numbers first; the
+    tokenizer is then rebuilt from the trained vocabulary with only the real special tokens.
 
     Args:
         reports: raw report texts.
@@ -54,23 +61,47 @@ def train_wordpiece_tokenizer(
         "sep_token": "[SEP]",
         "mask_token": "[MASK]",
     }
-    wordpiece = tokenizers.Tokenizer(tokenizers.models.WordPiece(unk_token=special["unk_token"]))
-    wordpiece.normalizer = tokenizers.normalizers.BertNormalizer(lowercase=True)
-    wordpiece.pre_tokenizer = tokenizers.pre_tokenizers.BertPreTokenizer()
-    wordpiece.decoder = tokenizers.decoders.WordPiece()
+    normalizer = tokenizers.normalizers.BertNormalizer(lowercase=True)
+    pre_tokenizer = tokenizers.pre_tokenizers.BertPreTokenizer()
+    texts = [clean_report(r) for r in reports]
+    inner_chars = {
+        char
+        for text in texts
+        for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))
+        for char in word[1:]
+    }
+    inner_pieces = [f"{CONTINUING_PREFIX}{char}" for char in sorted(inner_chars)]
     trainer = tokenizers.trainers.WordPieceTrainer(
-        vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=list(special.values()), show_progress=False
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=[*special.values(), *inner_pieces],
+        continuing_subword_prefix=CONTINUING_PREFIX,
+        show_progress=False,
     )
-    wordpiece.train_from_iterator((clean_report(r) for r in reports), trainer=trainer)
-    cls_id, sep_id = wordpiece.token_to_id("[CLS]"), wordpiece.token_to_id("[SEP]")
+    trained = _wordpiece(tokenizers.models.WordPiece(unk_token=special["unk_token"]), normalizer, pre_tokenizer)
+    trained.train_from_iterator(texts, trainer=trainer)
+    vocabulary = trained.get_vocab(with_added_tokens=False)
+    wordpiece = _wordpiece(
+        tokenizers.models.WordPiece(vocabulary, unk_token=special["unk_token"]), normalizer, pre_tokenizer
+    )
+    wordpiece.add_special_tokens(list(special.values()))
     wordpiece.post_processor = tokenizers.processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
         pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+        special_tokens=[("[CLS]", vocabulary["[CLS]"]), ("[SEP]", vocabulary["[SEP]"])],
     )
     tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=wordpiece, **special)
     tokenizer.save_pretrained(os.fspath(save_dir))
     return transformers.AutoTokenizer.from_pretrained(os.fspath(save_dir))
+
+
+def _wordpiece(model, normalizer, pre_tokenizer):
+    """A ``tokenizers.Tokenizer`` around a WordPiece ``model`` with BERT's text handling."""
+    wordpiece = tokenizers.Tokenizer(model)
+    wordpiece.normalizer = normalizer
+    wordpiece.pre_tokenizer = pre_tokenizer
+    wordpiece.decoder = tokenizers.decoders.WordPiece(prefix=CONTINUING_PREFIX)
+    return wordpiece
 
 
 def load_tokenizer(path: str | os.PathLike):
