@@ -60,6 +60,9 @@ def test_mlm_matches_loop_reference_and_ignores_padding(batch, length, vocab):
     perturbed = logits.clone()
     perturbed[labels == -100] = 50 * torch.randn(int((labels == -100).sum()), vocab)
     assert loss_fn.masked_language_loss(perturbed, labels).item() == pytest.approx(loss.item(), abs=1e-6)
+    # the masked positions alone, as the text encoder returns them, give the same loss
+    picked = labels != -100
+    assert loss_fn.masked_language_loss(logits[picked], labels[picked]).item() == pytest.approx(loss.item(), abs=1e-6)
 
 
 def test_mae_ignores_visible_patches_and_sum():

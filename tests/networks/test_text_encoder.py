@@ -37,7 +37,23 @@ def test_forward_outputs():
     out = encoder(ids, torch.ones_like(ids), torch.zeros_like(ids))
     assert out["report"].shape == (2, 16) and out["sentences"].shape == (2, 3, 16)
     logits, labels = encoder.forward_masked(ids, torch.ones_like(ids), torch.zeros_like(ids), probability=0.5)
-    assert logits.shape == (2, 12, 50) and labels.shape == (2, 12)
+    assert logits.shape == (len(labels), 50) and 0 < len(labels) < 24 and (labels >= 5).all()
+
+
+def test_mlm_head_runs_on_the_masked_tokens_only_with_the_dense_logits_there():
+    encoder = MSFMTextEncoder(**SMALL).eval()
+    ids = torch.randint(5, 50, (3, 12))
+    attention_mask, sentence_index = torch.ones_like(ids), torch.zeros_like(ids)
+    attention_mask[2, 8:] = 0
+    sentence_index[2, 8:] = -1
+    torch.manual_seed(0)
+    logits, labels = encoder.forward_masked(ids, attention_mask, sentence_index, probability=0.3)
+    torch.manual_seed(0)
+    masked, dense_labels = mask_tokens(ids, sentence_index >= 0, encoder.mask_token_id, encoder.vocab_size, 0.3)
+    picked = dense_labels != -100
+    dense = encoder.bert(input_ids=masked, attention_mask=attention_mask).logits
+    assert torch.equal(labels, dense_labels[picked]) and not picked[2, 8:].any()
+    assert torch.allclose(logits, dense[picked], atol=1e-5)
 
 
 def test_report_pooling_reads_cls_or_the_masked_token_mean():

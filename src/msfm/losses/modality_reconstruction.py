@@ -45,10 +45,12 @@ class ModalityReconstructionLoss(nn.Module):
     def masked_language_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """
         Args:
-            logits: ``[B, L, V]`` token logits.
-            labels: ``[B, L]`` original ids at masked positions, ``ignore_index`` elsewhere.
+            logits: ``[..., V]`` token logits: ``[B, L, V]`` for every position, or ``[N, V]`` for the masked
+                ones only (what :meth:`msfm.networks.MSFMTextEncoder.forward_masked` returns).
+            labels: ``[...]`` original ids at masked positions, ``ignore_index`` elsewhere.
         """
-        total = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=self.ignore_index, reduction="sum")
+        logits, labels = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)
+        total = F.cross_entropy(logits, labels, ignore_index=self.ignore_index, reduction="sum")
         return total / (labels != self.ignore_index).sum().clamp_min(1)
 
     def forward(

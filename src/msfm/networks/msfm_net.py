@@ -136,8 +136,9 @@ class MSFMNet(nn.Module):
         Returns:
             ``image_emb [B, D]``, ``text_emb [B, D]``, ``region_emb [B, R, D]``, ``sentence_emb [B, S, D]``,
             ``sentence_mask [B, S]`` and ``logit_scale []``; with ``reconstruction`` also ``mae_pred``,
-            ``mae_target``, ``mae_mask``, ``mlm_logits``, ``mlm_labels``; with ``matching`` also ``itm_logits``,
-            ``itm_targets`` and ``itm_weights`` ``[3B]`` (see :class:`msfm.networks.matching.MatchingPairs`).
+            ``mae_target``, ``mae_mask``, and ``mlm_logits [N, V]`` and ``mlm_labels [N]`` of the N masked tokens;
+            with ``matching`` also ``itm_logits``, ``itm_targets`` and ``itm_weights`` ``[3B]`` (see
+            :class:`msfm.networks.matching.MatchingPairs`).
         """
         regions = self.image_encoder(images)
         text = self.text_encoder(input_ids, attention_mask, sentence_index)

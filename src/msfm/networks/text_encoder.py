@@ -15,13 +15,16 @@ __all__ = ["MSFMTextEncoder", "mask_tokens"]
 REPORT_POOLINGS = ("cls", "mean")
 
 
+# label of the tokens without an MLM target (PyTorch's cross-entropy default)
+IGNORE_INDEX = -100
+
 def mask_tokens(
     input_ids: torch.Tensor,
     maskable: torch.Tensor,
     mask_token_id: int,
     vocab_size: int,
     probability: float = 0.15,
-    ignore_index: int = -100,
+    ignore_index: int = IGNORE_INDEX,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """BERT masking: pick ``probability`` of the maskable tokens; 80 % become [MASK], 10 % a random token,
     10 % stay.
@@ -183,9 +186,12 @@ class MSFMTextEncoder(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """MLM path: mask content tokens and predict them.
 
+        The prediction head runs on the masked positions only, as in BERT's own pretraining code: the loss reads
+        nothing else, and at a 30k vocabulary the dense ``[B, L, V]`` logits would dwarf the encoder's activations.
+
         Returns:
-            ``(logits [B, L, V], labels [B, L])`` with -100 labels on unmasked positions.
+            ``(logits [N, V], labels [N])`` for the N masked tokens of the batch, in row-major order.
         """
         masked, labels = mask_tokens(input_ids, sentence_index >= 0, self.mask_token_id, self.vocab_size, probability)
-        logits = self.bert(input_ids=masked, attention_mask=attention_mask).logits
-        return logits, labels
+        picked = labels != IGNORE_INDEX
+        return self.bert.cls(self.encode_tokens(masked, attention_mask)[picked]), labels[picked]
