@@ -13,10 +13,9 @@ transformers, _ = optional_import("transformers")
 __all__ = ["MSFMTextEncoder", "mask_tokens"]
 
 REPORT_POOLINGS = ("cls", "mean")
-
-
 # label of the tokens without an MLM target (PyTorch's cross-entropy default)
 IGNORE_INDEX = -100
+
 
 def mask_tokens(
     input_ids: torch.Tensor,
@@ -114,7 +113,9 @@ class MSFMTextEncoder(nn.Module):
         if pretrained_path is not None:
             if not os.path.isdir(pretrained_path):
                 raise FileNotFoundError(f"pretrained text encoder directory not found: {pretrained_path}")
-            self.bert = transformers.BertForMaskedLM.from_pretrained(os.fspath(pretrained_path), attn_implementation="sdpa")
+            self.bert = transformers.BertForMaskedLM.from_pretrained(
+                os.fspath(pretrained_path), attn_implementation="sdpa"
+            )
         else:
             config = transformers.BertConfig(
                 vocab_size=vocab_size,
