@@ -122,3 +122,24 @@ def test_position_centring_uses_the_batch_in_training_and_its_running_mean_in_ev
     assert torch.allclose(single, trained[:1], atol=1e-5)  # one image in evaluation, as in its training batch
     assert "region_position_mean" in net.state_dict()
     assert "region_position_mean" not in tiny_msfm_net().state_dict()
+
+
+def test_isolated_sentences_give_grounding_the_local_terms_sentence_embedding():
+    """With ``isolate_sentences`` a phrase embedded alone (grounding, local zero-shot) is the embedding the local
+    term gave the same sentence inside its report; every text path takes the sentence index."""
+    torch.manual_seed(0)
+    net = tiny_msfm_net(img_size=(32, 48), embed_dim=8, isolate_sentences=True).eval()
+    report = torch.tensor([[2, 7, 8, 9, 10, 11, 3]])
+    report_index = torch.tensor([[-1, 0, 0, 0, 1, 1, -1]])
+    phrase = torch.tensor([[2, 10, 11, 3]])
+    phrase_index = torch.tensor([[-1, 0, 0, -1]])
+    images = torch.randn(1, 1, 32, 48)
+    with torch.no_grad():
+        in_report = net(images, report, torch.ones_like(report), report_index)["sentence_emb"][0, 1]
+        alone = net.encode_phrase(phrase, torch.ones_like(phrase), phrase_index)[0]
+        assert torch.allclose(F.normalize(in_report, dim=0), alone, atol=1e-5)
+        assert net.match_score(images, phrase, torch.ones_like(phrase), phrase_index).shape == (1,)
+        global_map = net.similarity_map(images, phrase, torch.ones_like(phrase), phrase_index, space="global")
+        assert global_map.shape == (1, 2, 3)
+    with pytest.raises(ValueError, match="sentence_index"):
+        net.encode_text(phrase, torch.ones_like(phrase))

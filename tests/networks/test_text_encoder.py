@@ -5,6 +5,7 @@ import torch
 import transformers
 
 from msfm.networks import MSFMTextEncoder, mask_tokens
+from msfm.networks.text_encoder import sentence_isolation
 
 SMALL = {
     "vocab_size": 50,
@@ -140,3 +141,41 @@ def test_a_tokenizer_sets_the_vocabulary_and_special_ids(tmp_path):
     assert encoder.vocab_size == len(tokenizer) != SMALL["vocab_size"]
     assert encoder.mask_token_id == tokenizer.mask_token_id
     assert encoder.bert.config.pad_token_id == tokenizer.pad_token_id
+
+
+def test_sentence_isolation_masks_and_positions():
+    # [CLS] a a b b b [SEP] [PAD]
+    sentence_index = torch.tensor([[-1, 0, 0, 1, 1, 1, -1, -1]])
+    attention_mask = torch.tensor([[1, 1, 1, 1, 1, 1, 1, 0]])
+    mask, positions = sentence_isolation(attention_mask, sentence_index)
+    assert positions.tolist() == [[0, 1, 2, 1, 2, 3, 6, 7]]
+    allowed = mask[0, 0].int().tolist()
+    assert allowed[0] == [1, 0, 0, 0, 0, 0, 0, 0]  # [CLS] sees only itself
+    assert allowed[1] == [1, 1, 1, 0, 0, 0, 0, 0]  # a: [CLS] and its sentence
+    assert allowed[4] == [1, 0, 0, 1, 1, 1, 0, 0]  # b
+    assert allowed[6] == [1, 0, 0, 0, 0, 0, 1, 0]  # [SEP]: itself and [CLS]
+    assert allowed[7] == [1, 0, 0, 0, 0, 0, 0, 0]  # padding never a key
+
+
+def test_isolated_sentences_are_encoded_inside_a_report_as_alone():
+    torch.manual_seed(0)
+    settings = {**SMALL, "num_layers": 2, "max_length": 16}
+    cls, sep, first, second = 2, 3, [7, 8, 9], [10, 11]
+    report = torch.tensor([[cls, *first, *second, sep]])
+    report_index = torch.tensor([[-1, 0, 0, 0, 1, 1, -1]])
+    alone = torch.tensor([[cls, *second, sep]])
+    alone_index = torch.tensor([[-1, 0, 0, -1]])
+    features = {}
+    for isolate in (True, False):
+        torch.manual_seed(0)
+        encoder = MSFMTextEncoder(**settings, isolate_sentences=isolate).eval()
+        in_report = encoder(report, torch.ones_like(report), report_index)["sentences"][0, 1]
+        features[isolate] = (in_report, encoder(alone, torch.ones_like(alone), alone_index)["sentences"][0, 0])
+    assert torch.allclose(*features[True], atol=1e-5)
+    assert not torch.allclose(*features[False], atol=1e-3)  # full attention carries the report into a sentence
+    encoder.isolate_sentences = True
+    fused = encoder(report, torch.ones_like(report), report_index)["tokens"]
+    encoder.bert.set_attn_implementation("eager")
+    assert torch.allclose(fused, encoder(report, torch.ones_like(report), report_index)["tokens"], atol=1e-5)
+    with pytest.raises(ValueError, match="sentence_index"):
+        encoder.encode_tokens(report, torch.ones_like(report))

@@ -47,6 +47,12 @@ def test_local_prototypes_embed_prompts_as_phrases(net):
         prompt_prototypes(net, tokenizer, PROMPTS, space="regions")
 
 
+def test_global_prototypes_pass_the_sentence_index_to_an_isolating_text_encoder():
+    torch.manual_seed(0)
+    net = tiny_msfm_net(img_size=(32, 48), embed_dim=8, isolate_sentences=True).eval()
+    assert prompt_prototypes(net, CharTokenizer(), PROMPTS, max_length=10).shape == (2, 8)
+
+
 @pytest.mark.parametrize("scoring", ["global", "local", "both"])
 def test_classifier_scores_with_the_networks_embeddings_and_scripts(net, scoring):
     classifier = zero_shot_classifier(net, CharTokenizer(), PROMPTS, max_length=10, scoring=scoring).eval()

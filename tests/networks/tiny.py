@@ -8,7 +8,12 @@ VOCAB_SIZE = 40
 
 
 def tiny_msfm_net(
-    img_size=32, embed_dim: int = 16, center_regions: bool = True, report_pooling: str = "cls", **kwargs
+    img_size=32,
+    embed_dim: int = 16,
+    center_regions: bool = True,
+    report_pooling: str = "cls",
+    isolate_sentences: bool = False,
+    **kwargs,
 ) -> MSFMNet:
     image = MSFMImageEncoder(
         img_size=img_size,
@@ -33,6 +38,7 @@ def tiny_msfm_net(
         mask_token_id=4,
         dropout=0.0,
         report_pooling=report_pooling,
+        isolate_sentences=isolate_sentences,
     )
     return MSFMNet(
         image,

@@ -179,9 +179,12 @@ class MSFMNet(nn.Module):
         """``[B, C, H, W]`` → unit-norm global image embeddings ``[B, D]``."""
         return F.normalize(self.image_proj(self.image_encoder(images).mean(dim=1)), dim=-1)
 
-    def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """``[B, L]`` tokens → unit-norm report embeddings ``[B, D]``."""
-        tokens = self.text_encoder.encode_tokens(input_ids, attention_mask)
+    def encode_text(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, sentence_index: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """``[B, L]`` tokens → unit-norm report embeddings ``[B, D]`` (``sentence_index`` is needed by a text
+        encoder that isolates sentences)."""
+        tokens = self.text_encoder.encode_tokens(input_ids, attention_mask, sentence_index)
         return F.normalize(self.text_proj(self.text_encoder.pool_report(tokens, attention_mask)), dim=-1)
 
     def encode_phrase(
@@ -192,9 +195,16 @@ class MSFMNet(nn.Module):
         sentences = self.text_encoder(input_ids, attention_mask, sentence_index)["sentences"]
         return F.normalize(self.sentence_proj(sentences[:, 0]), dim=-1)
 
-    def match_score(self, images: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def match_score(
+        self,
+        images: torch.Tensor,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        sentence_index: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
         """Probability that each image matches its paired report, ``[B]``."""
-        return torch.sigmoid(self.itm_head(self.encode_image(images), self.encode_text(input_ids, attention_mask)))
+        text = self.encode_text(input_ids, attention_mask, sentence_index)
+        return torch.sigmoid(self.itm_head(self.encode_image(images), text))
 
     def similarity_map(
         self,
@@ -230,7 +240,7 @@ class MSFMNet(nn.Module):
             phrase = self.encode_phrase(input_ids, attention_mask, sentence_index)
         elif space == "global":
             regions = F.normalize(self.image_proj(tokens), dim=-1)
-            phrase = self.encode_text(input_ids, attention_mask)
+            phrase = self.encode_text(input_ids, attention_mask, sentence_index)
         else:
             raise ValueError(f"space must be 'local' or 'global', got {space!r}.")
         similarity = torch.einsum("brd,bd->br", regions, phrase)

@@ -10,7 +10,7 @@ from torch import nn
 
 transformers, _ = optional_import("transformers")
 
-__all__ = ["MSFMTextEncoder", "mask_tokens"]
+__all__ = ["MSFMTextEncoder", "mask_tokens", "sentence_isolation"]
 
 REPORT_POOLINGS = ("cls", "mean")
 # label of the tokens without an MLM target (PyTorch's cross-entropy default)
@@ -54,6 +54,33 @@ def mask_tokens(
     return masked, labels
 
 
+def sentence_isolation(attention_mask: torch.Tensor, sentence_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Attention mask and position ids that encode each sentence of a report as if it stood alone.
+
+    A sentence's tokens see their own sentence and the first token ([CLS]); the first token sees only itself, and
+    other special tokens see themselves and the first token. Positions count from 1 within each sentence (a
+    sentence is a run of equal ``sentence_index``); the other tokens keep their own.
+
+    Args:
+        attention_mask: ``[B, L]``, 1 for real tokens.
+        sentence_index: ``[B, L]``, the sentence of each token, -1 for special and padding tokens.
+
+    Returns:
+        ``(mask [B, 1, L, L] bool, True where a query may attend to a key; position_ids [B, L])``.
+    """
+    length = sentence_index.shape[1]
+    steps = torch.arange(length, device=sentence_index.device)
+    in_sentence = sentence_index >= 0
+    same_sentence = (sentence_index[:, :, None] == sentence_index[:, None, :]) & in_sentence[:, :, None]
+    allowed = same_sentence | (steps[:, None] == steps[None, :]) | (steps[None, :] == 0)
+    mask = allowed & attention_mask.bool()[:, None, :]
+    starts = torch.ones_like(in_sentence)
+    starts[:, 1:] = sentence_index[:, 1:] != sentence_index[:, :-1]
+    last_start = torch.where(starts, steps, torch.zeros_like(steps)).cummax(dim=1).values
+    positions = torch.where(in_sentence, steps - last_start + 1, steps.expand_as(sentence_index))
+    return mask[:, None], positions
+
+
 class MSFMTextEncoder(nn.Module):
     """BERT report encoder with sentence features.
 
@@ -66,6 +93,12 @@ class MSFMTextEncoder(nn.Module):
     mask (``"mean"``, the pooling Sentence-BERT found better for sentence embeddings). Mean pooling makes a report
     the average of what its words say, so a one-sentence prompt and a long report land in one space and a report
     cannot be told apart by a feature that only its template sets.
+
+    With ``isolate_sentences`` each sentence's tokens attend only to their own sentence and to the first token
+    ([CLS], which attends only to itself), and their positions restart at 1 in each sentence: a sentence inside a
+    report is then encoded exactly as the same sentence alone, which is how phrase grounding and zero-shot
+    prompts embed a phrase. Left off (BERT's full attention), a sentence's feature also carries the rest of its
+    report, which the local term can use to tell reports apart and which a phrase alone does not have.
 
     Args:
         pretrained_path: local directory to load with ``from_pretrained``; None trains from scratch.
@@ -80,6 +113,8 @@ class MSFMTextEncoder(nn.Module):
         pad_token_id: id of the padding token.
         dropout: hidden and attention dropout (from scratch).
         report_pooling: ``"cls"`` or ``"mean"``, how the report feature is read from the token features.
+        isolate_sentences: encode each sentence as if alone (see above); needs ``sentence_index`` wherever
+            tokens are encoded.
         tokenizer: the report tokenizer; when given, its length, [MASK] and padding ids replace ``vocab_size``,
             ``mask_token_id`` and ``pad_token_id``.
 
@@ -102,12 +137,14 @@ class MSFMTextEncoder(nn.Module):
         pad_token_id: int = 0,
         dropout: float = 0.1,
         report_pooling: str = "cls",
+        isolate_sentences: bool = False,
         tokenizer=None,
     ) -> None:
         super().__init__()
         if report_pooling not in REPORT_POOLINGS:
             raise ValueError(f"report_pooling must be one of {REPORT_POOLINGS}, got {report_pooling!r}.")
         self.report_pooling = report_pooling
+        self.isolate_sentences = isolate_sentences
         if tokenizer is not None:
             vocab_size, mask_token_id, pad_token_id = len(tokenizer), tokenizer.mask_token_id, tokenizer.pad_token_id
         if pretrained_path is not None:
@@ -143,9 +180,24 @@ class MSFMTextEncoder(nn.Module):
         """Vocabulary size of the MLM head."""
         return self.bert.config.vocab_size
 
-    def encode_tokens(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """``[B, L]`` ids → ``[B, L, H]`` token features."""
-        return self.bert.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    def encode_tokens(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, sentence_index: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``[B, L]`` ids → ``[B, L, H]`` token features.
+
+        Raises:
+            ValueError: with ``isolate_sentences`` and no ``sentence_index``.
+        """
+        if not self.isolate_sentences:
+            return self.bert.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if sentence_index is None:
+            raise ValueError("isolate_sentences needs the sentence_index of the tokens.")
+        mask, positions = sentence_isolation(attention_mask, sentence_index)
+        if self.bert.config._attn_implementation != "sdpa":  # eager attention adds its mask to the scores
+            mask = torch.zeros(mask.shape, dtype=self.bert.dtype, device=mask.device).masked_fill(
+                ~mask, torch.finfo(self.bert.dtype).min
+            )
+        return self.bert.bert(input_ids=input_ids, attention_mask=mask, position_ids=positions).last_hidden_state
 
     def pool_report(self, tokens: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """``[B, L, H]`` token features → ``[B, H]`` report features (see ``report_pooling``)."""
@@ -177,7 +229,7 @@ class MSFMTextEncoder(nn.Module):
         Returns:
             ``tokens [B, L, H]``, ``report [B, H]``, ``sentences [B, S, H]`` and ``sentence_mask [B, S]``.
         """
-        tokens = self.encode_tokens(input_ids, attention_mask)
+        tokens = self.encode_tokens(input_ids, attention_mask, sentence_index)
         sentences, sentence_mask = self.pool_sentences(tokens, sentence_index)
         report = self.pool_report(tokens, attention_mask)
         return {"tokens": tokens, "report": report, "sentences": sentences, "sentence_mask": sentence_mask}
@@ -195,4 +247,4 @@ class MSFMTextEncoder(nn.Module):
         """
         masked, labels = mask_tokens(input_ids, sentence_index >= 0, self.mask_token_id, self.vocab_size, probability)
         picked = labels != IGNORE_INDEX
-        return self.bert.cls(self.encode_tokens(masked, attention_mask)[picked]), labels[picked]
+        return self.bert.cls(self.encode_tokens(masked, attention_mask, sentence_index)[picked]), labels[picked]

@@ -78,7 +78,7 @@ def prompt_prototypes(
         tokens = [tokenize_sentences(report_sentences(p), tokenizer, max_length, 1) for p in prompts[name]]
         batch = {k: torch.as_tensor(np.stack([t[k] for t in tokens]), device=device) for k in tokens[0]}
         if space == "global":
-            embeddings = network.encode_text(batch["input_ids"], batch["attention_mask"])
+            embeddings = network.encode_text(batch["input_ids"], batch["attention_mask"], batch["sentence_index"])
         else:
             sentence_index = batch["sentence_index"].clamp(max=0)
             embeddings = network.encode_phrase(batch["input_ids"], batch["attention_mask"], sentence_index)
