@@ -68,3 +68,18 @@ def test_checkpoint_from_before_position_centring_loads_with_a_zero_position_mea
     assert "per-position region mean" in caplog.text
     assert torch.equal(newer.region_position_mean, torch.zeros_like(newer.region_position_mean))
     assert torch.equal(newer.region_proj.weight, older.region_proj.weight)
+
+
+def test_the_text_encoder_keeps_the_sentence_isolation_it_was_pretrained_with(tmp_path, caplog):
+    isolated = tiny_msfm_net(isolate_sentences=True)
+    torch.save({"model": isolated.state_dict()}, tmp_path / "isolated.pt")
+    older = {k: v for k, v in tiny_msfm_net().state_dict().items() if k != "text_encoder.isolates_sentences"}
+    torch.save({"model": older}, tmp_path / "before_0.9.pt")
+    with caplog.at_level(logging.WARNING):
+        loaded = load_network_weights(tiny_msfm_net(isolate_sentences=True), tmp_path / "isolated.pt")
+    assert loaded.text_encoder.isolate_sentences and not caplog.text
+    with caplog.at_level(logging.WARNING):
+        older_loaded = load_network_weights(tiny_msfm_net(isolate_sentences=True), tmp_path / "before_0.9.pt")
+    assert not older_loaded.text_encoder.isolate_sentences
+    assert "before_0.9.pt was pretrained with isolate_sentences=False, the config sets True" in caplog.text
+    assert load_network_weights(tiny_msfm_net(), tmp_path / "isolated.pt").text_encoder.isolate_sentences

@@ -179,3 +179,13 @@ def test_isolated_sentences_are_encoded_inside_a_report_as_alone():
     assert torch.allclose(fused, encoder(report, torch.ones_like(report), report_index)["tokens"], atol=1e-5)
     with pytest.raises(ValueError, match="sentence_index"):
         encoder.encode_tokens(report, torch.ones_like(report))
+
+
+def test_the_sentence_isolation_setting_travels_with_the_weights():
+    isolated = MSFMTextEncoder(**SMALL, isolate_sentences=True)
+    full = MSFMTextEncoder(**SMALL)
+    assert isolated.state_dict()["isolates_sentences"].item() == 1
+    full.load_state_dict(isolated.state_dict())
+    assert full.isolate_sentences
+    full.isolate_sentences = False
+    assert full.state_dict()["isolates_sentences"].item() == 0

@@ -49,6 +49,7 @@ _ADDED_LATER = {
     "log_logit_scale": "temperature (an msfm 0.2 model.pt)",
     "region_position_mean": "per-position region mean (pretrained before msfm 0.7)",
 }
+_SENTENCE_ISOLATION = "text_encoder.isolates_sentences"
 
 
 def load_network_weights(
@@ -60,7 +61,9 @@ def load_network_weights(
     such as the MAE decoder for zero-shot work), the temperature of an msfm 0.2 ``model.pt`` and the running
     per-position region mean of a checkpoint pretrained before msfm 0.7 (``center_positions``), which they did
     not store: each keeps its initial value, with a warning (the temperature is read by no inference path; a zero
-    position mean leaves the regions as such a checkpoint was trained with).
+    position mean leaves the regions as such a checkpoint was trained with). The text encoder encodes sentences
+    as the checkpoint was trained (``isolate_sentences``; full attention before msfm 0.9, which did not store
+    it), with a warning where that is not the configured setting.
 
     Raises:
         FileNotFoundError: naming the file.
@@ -77,6 +80,10 @@ def load_network_weights(
         logger.warning(f"{checkpoint} has no {_ADDED_LATER[name]}: it keeps its initial value.")
         state[name] = network.state_dict()[name]
         missing.remove(name)
+    if _SENTENCE_ISOLATION in own:
+        _follow_sentence_isolation(network.state_dict()[_SENTENCE_ISOLATION], state, checkpoint)
+        if _SENTENCE_ISOLATION in missing:
+            missing.remove(_SENTENCE_ISOLATION)
     unexpected = sorted(state.keys() - own)
     if missing or unexpected:
         raise ValueError(
@@ -88,6 +95,18 @@ def load_network_weights(
     except RuntimeError as error:
         raise ValueError(f"{checkpoint} does not fit this network: {error}") from error
     return network
+
+
+def _follow_sentence_isolation(configured: torch.Tensor, state: dict, checkpoint: str | os.PathLike) -> None:
+    """Give ``state`` the sentence isolation it was trained with, warning where the config says otherwise."""
+    if _SENTENCE_ISOLATION not in state:  # pretrained before msfm 0.9, always with full attention
+        state[_SENTENCE_ISOLATION] = torch.zeros_like(configured)
+    trained, wanted = bool(state[_SENTENCE_ISOLATION]), bool(configured)
+    if trained != wanted:
+        logger.warning(
+            f"{checkpoint} was pretrained with isolate_sentences={trained}, the config sets {wanted}: its text "
+            f"encoder keeps the setting it was trained with."
+        )
 
 
 def load_pretrained_vit(vit: nn.Module, checkpoint: str | os.PathLike | None) -> nn.Module:

@@ -81,6 +81,11 @@ def sentence_isolation(attention_mask: torch.Tensor, sentence_index: torch.Tenso
     return mask[:, None], positions
 
 
+def _read_isolation_setting(encoder: MSFMTextEncoder, incompatible_keys) -> None:
+    """After ``load_state_dict``: encode as the loaded weights were trained."""
+    encoder._isolate_sentences = bool(encoder.isolates_sentences)
+
+
 class MSFMTextEncoder(nn.Module):
     """BERT report encoder with sentence features.
 
@@ -98,7 +103,8 @@ class MSFMTextEncoder(nn.Module):
     ([CLS], which attends only to itself), and their positions restart at 1 in each sentence: a sentence inside a
     report is then encoded exactly as the same sentence alone, which is how phrase grounding and zero-shot
     prompts embed a phrase. Left off (BERT's full attention), a sentence's feature also carries the rest of its
-    report, which the local term can use to tell reports apart and which a phrase alone does not have.
+    report, which the local term can use to tell reports apart and which a phrase alone does not have. The
+    setting is part of the weights: the ``isolates_sentences`` buffer saves it, and loading a state dict sets it.
 
     Args:
         pretrained_path: local directory to load with ``from_pretrained``; None trains from scratch.
@@ -144,6 +150,8 @@ class MSFMTextEncoder(nn.Module):
         if report_pooling not in REPORT_POOLINGS:
             raise ValueError(f"report_pooling must be one of {REPORT_POOLINGS}, got {report_pooling!r}.")
         self.report_pooling = report_pooling
+        self.register_buffer("isolates_sentences", torch.tensor(isolate_sentences, dtype=torch.uint8))
+        self.register_load_state_dict_post_hook(_read_isolation_setting)
         self.isolate_sentences = isolate_sentences
         if tokenizer is not None:
             vocab_size, mask_token_id, pad_token_id = len(tokenizer), tokenizer.mask_token_id, tokenizer.pad_token_id
@@ -169,6 +177,16 @@ class MSFMTextEncoder(nn.Module):
             self.bert = transformers.BertForMaskedLM(config)
         self.max_sentences = max_sentences
         self.mask_token_id = mask_token_id
+
+    @property
+    def isolate_sentences(self) -> bool:
+        """Whether each sentence is encoded as if alone (see the class docstring)."""
+        return self._isolate_sentences
+
+    @isolate_sentences.setter
+    def isolate_sentences(self, isolate: bool) -> None:
+        self._isolate_sentences = bool(isolate)
+        self.isolates_sentences.fill_(int(isolate))
 
     @property
     def hidden_size(self) -> int:
