@@ -16,6 +16,7 @@ from msfm import (
     networks,
     optimizers,
     precision,
+    settings,
     visualize,
 )
 
@@ -32,5 +33,6 @@ __all__ = [
     "networks",
     "optimizers",
     "precision",
+    "settings",
     "visualize",
 ]

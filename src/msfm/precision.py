@@ -44,7 +44,7 @@ def resolve_amp(amp: bool | str, device: str | torch.device) -> bool:
     """
     if isinstance(amp, str):
         if amp != "auto":
-            raise ValueError(f"amp must be true, false or 'auto', got {amp!r}")
+            raise ValueError(f"amp must be True, False or 'auto', got {amp!r} (on the command line: True or False).")
         reason = fast_bf16(device)
         enabled = reason is not None
         logger.info(

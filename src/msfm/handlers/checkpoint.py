@@ -11,6 +11,8 @@ import torch
 from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint, DiskSaver
 
+from msfm.settings import require_flag
+
 __all__ = ["ResumableCheckpoint", "latest_checkpoints"]
 
 
@@ -58,7 +60,7 @@ class ResumableCheckpoint:
         self.save_dict = dict(save_dict)
         self.save_interval = save_interval
         self.n_saved = n_saved
-        self.resume = resume
+        self.resume = require_flag(resume, "resume")
         self.map_location = map_location
         self.logger = logging.getLogger(__name__)
         self.resumed_from: Path | None = None

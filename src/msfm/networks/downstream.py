@@ -13,6 +13,7 @@ from torch import nn
 
 from msfm.networks.checkpoints import load_pretrained_vit
 from msfm.networks.image_encoder import build_vit, freeze_unused_cross_attention_norms
+from msfm.settings import require_flag
 
 __all__ = ["ViTClassifier", "ViTSegmentationNet"]
 
@@ -144,10 +145,8 @@ class ViTSegmentationNet(UNETR):
         if len(skips) != 3 or not all(0 <= s < num_layers for s in skips):
             raise ValueError(f"skip_layers must be three layer indices below {num_layers}, got {skips}.")
         self.skip_layers = skips
-        if not isinstance(input_skip, bool):
-            raise TypeError(f"input_skip must be True or False, got {input_skip!r}.")
-        self.input_skip = input_skip
-        if not input_skip:
+        self.input_skip = require_flag(input_skip, "input_skip")
+        if not self.input_skip:
             del self.encoder1
             self.decoder2 = nn.Sequential(
                 get_conv_layer(2, feature_size * 2, feature_size, kernel_size=2, stride=2, conv_only=True, is_transposed=True),

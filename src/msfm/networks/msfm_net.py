@@ -13,6 +13,7 @@ from msfm.networks.heads import ImageTextMatchingHead, ProjectionHead
 from msfm.networks.image_encoder import MSFMImageEncoder, patchify
 from msfm.networks.matching import HardNegativeSampler
 from msfm.networks.text_encoder import MSFMTextEncoder
+from msfm.settings import require_flag
 
 __all__ = ["MSFMNet", "centred_regions"]
 
@@ -96,14 +97,14 @@ class MSFMNet(nn.Module):
         self.itm_head = ImageTextMatchingHead(embed_dim, itm_hidden_dim or embed_dim)
         self.mask_ratio = mask_ratio
         self.mlm_probability = mlm_probability
-        self.center_regions = center_regions
-        self.center_positions = center_positions
+        self.center_regions = require_flag(center_regions, "center_regions")
+        self.center_positions = require_flag(center_positions, "center_positions")
         self.position_momentum = position_momentum
-        if center_positions:
+        if self.center_positions:
             num_regions = math.prod(image_encoder.grid_size)
             self.register_buffer("region_position_mean", torch.zeros(num_regions, embed_dim))
         log_scale = torch.tensor(math.log(1.0 / temperature))
-        if learnable_temperature:
+        if require_flag(learnable_temperature, "learnable_temperature"):
             self.log_logit_scale = nn.Parameter(log_scale)
         else:
             self.register_buffer("log_logit_scale", log_scale)

@@ -8,6 +8,8 @@ import torch
 from monai.utils import optional_import
 from torch import nn
 
+from msfm.settings import require_flag
+
 transformers, _ = optional_import("transformers")
 
 __all__ = ["MSFMTextEncoder", "mask_tokens", "sentence_isolation"]
@@ -150,7 +152,7 @@ class MSFMTextEncoder(nn.Module):
         if report_pooling not in REPORT_POOLINGS:
             raise ValueError(f"report_pooling must be one of {REPORT_POOLINGS}, got {report_pooling!r}.")
         self.report_pooling = report_pooling
-        self.register_buffer("isolates_sentences", torch.tensor(isolate_sentences, dtype=torch.uint8))
+        self.register_buffer("isolates_sentences", torch.zeros((), dtype=torch.uint8))
         self.register_load_state_dict_post_hook(_read_isolation_setting)
         self.isolate_sentences = isolate_sentences
         if tokenizer is not None:
@@ -185,8 +187,8 @@ class MSFMTextEncoder(nn.Module):
 
     @isolate_sentences.setter
     def isolate_sentences(self, isolate: bool) -> None:
-        self._isolate_sentences = bool(isolate)
-        self.isolates_sentences.fill_(int(isolate))
+        self._isolate_sentences = require_flag(isolate, "isolate_sentences")
+        self.isolates_sentences.fill_(int(self._isolate_sentences))
 
     @property
     def hidden_size(self) -> int:
