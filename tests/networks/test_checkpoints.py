@@ -83,3 +83,18 @@ def test_the_text_encoder_keeps_the_sentence_isolation_it_was_pretrained_with(tm
     assert not older_loaded.text_encoder.isolate_sentences
     assert "before_0.9.pt was pretrained with isolate_sentences=False, the config sets True" in caplog.text
     assert load_network_weights(tiny_msfm_net(), tmp_path / "isolated.pt").text_encoder.isolate_sentences
+
+
+def test_the_text_encoder_keeps_the_report_pooling_it_was_pretrained_with(tmp_path, caplog):
+    torch.save({"model": tiny_msfm_net(report_pooling="mean").state_dict()}, tmp_path / "mean.pt")
+    older = {k: v for k, v in tiny_msfm_net().state_dict().items() if k != "text_encoder.pools_report_by_mean"}
+    torch.save({"model": older}, tmp_path / "before_0.9.2.pt")
+    with caplog.at_level(logging.WARNING):
+        loaded = load_network_weights(tiny_msfm_net(), tmp_path / "mean.pt")
+    assert loaded.text_encoder.report_pooling == "mean"
+    assert "mean.pt was pretrained with report_pooling='mean', the config sets 'cls'" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        older_loaded = load_network_weights(tiny_msfm_net(report_pooling="mean"), tmp_path / "before_0.9.2.pt")
+    assert older_loaded.text_encoder.report_pooling == "mean"
+    assert "before_0.9.2.pt does not record its report_pooling: the config's 'mean' is used" in caplog.text

@@ -189,3 +189,17 @@ def test_the_sentence_isolation_setting_travels_with_the_weights():
     assert full.isolate_sentences
     full.isolate_sentences = False
     assert full.state_dict()["isolates_sentences"].item() == 0
+
+
+def test_the_report_pooling_travels_with_the_weights():
+    mean_pooled = MSFMTextEncoder(**SMALL, report_pooling="mean")
+    cls_pooled = MSFMTextEncoder(**SMALL)
+    assert mean_pooled.state_dict()["pools_report_by_mean"].item() == 1
+    cls_pooled.load_state_dict(mean_pooled.state_dict())
+    assert cls_pooled.report_pooling == "mean"
+    tokens, attention_mask = torch.randn(2, 5, SMALL["hidden_size"]), torch.tensor([[1, 1, 1, 0, 0]] * 2)
+    torch.testing.assert_close(cls_pooled.pool_report(tokens, attention_mask), tokens[:, :3].mean(dim=1))
+    cls_pooled.report_pooling = "cls"
+    assert cls_pooled.state_dict()["pools_report_by_mean"].item() == 0
+    with pytest.raises(ValueError, match="report_pooling must be one of"):
+        cls_pooled.report_pooling = "max"

@@ -49,7 +49,12 @@ _ADDED_LATER = {
     "log_logit_scale": "temperature (an msfm 0.2 model.pt)",
     "region_position_mean": "per-position region mean (pretrained before msfm 0.7)",
 }
-_SENTENCE_ISOLATION = "text_encoder.isolates_sentences"
+# settings saved as buffers: name -> (setting, its value from the buffer, the buffer's value before it was saved;
+# None where that is unknown and the config's value stands)
+_SAVED_SETTINGS = {
+    "text_encoder.isolates_sentences": ("isolate_sentences", bool, 0),  # full attention before msfm 0.9
+    "text_encoder.pools_report_by_mean": ("report_pooling", lambda saved: "mean" if saved else "cls", None),
+}
 
 
 def load_network_weights(
@@ -61,9 +66,10 @@ def load_network_weights(
     such as the MAE decoder for zero-shot work), the temperature of an msfm 0.2 ``model.pt`` and the running
     per-position region mean of a checkpoint pretrained before msfm 0.7 (``center_positions``), which they did
     not store: each keeps its initial value, with a warning (the temperature is read by no inference path; a zero
-    position mean leaves the regions as such a checkpoint was trained with). The text encoder encodes sentences
-    as the checkpoint was trained (``isolate_sentences``; full attention before msfm 0.9, which did not store
-    it), with a warning where that is not the configured setting.
+    position mean leaves the regions as such a checkpoint was trained with). The text encoder encodes reports
+    as the checkpoint was trained, with a warning where that is not the configured setting:
+    ``isolate_sentences`` (full attention before msfm 0.9, which did not store it) and ``report_pooling`` (not
+    stored before msfm 0.9.2: the configured pooling, with a warning).
 
     Raises:
         FileNotFoundError: naming the file.
@@ -80,10 +86,10 @@ def load_network_weights(
         logger.warning(f"{checkpoint} has no {_ADDED_LATER[name]}: it keeps its initial value.")
         state[name] = network.state_dict()[name]
         missing.remove(name)
-    if _SENTENCE_ISOLATION in own:
-        _follow_sentence_isolation(network.state_dict()[_SENTENCE_ISOLATION], state, checkpoint)
-        if _SENTENCE_ISOLATION in missing:
-            missing.remove(_SENTENCE_ISOLATION)
+    for name in sorted(own & _SAVED_SETTINGS.keys()):
+        _follow_saved_setting(name, network.state_dict()[name], state, checkpoint)
+        if name in missing:
+            missing.remove(name)
     unexpected = sorted(state.keys() - own)
     if missing or unexpected:
         raise ValueError(
@@ -97,15 +103,23 @@ def load_network_weights(
     return network
 
 
-def _follow_sentence_isolation(configured: torch.Tensor, state: dict, checkpoint: str | os.PathLike) -> None:
-    """Give ``state`` the sentence isolation it was trained with, warning where the config says otherwise."""
-    if _SENTENCE_ISOLATION not in state:  # pretrained before msfm 0.9, always with full attention
-        state[_SENTENCE_ISOLATION] = torch.zeros_like(configured)
-    trained, wanted = bool(state[_SENTENCE_ISOLATION]), bool(configured)
+def _follow_saved_setting(name: str, configured: torch.Tensor, state: dict, checkpoint: str | os.PathLike) -> None:
+    """Give ``state`` the setting ``name`` it was trained with, warning where the config says otherwise."""
+    setting, read, before_saved = _SAVED_SETTINGS[name]
+    if name not in state:
+        if before_saved is None:
+            logger.warning(
+                f"{checkpoint} does not record its {setting}: the config's {read(configured)!r} is used, which "
+                "must be the pretraining's."
+            )
+            state[name] = configured.clone()
+            return
+        state[name] = torch.full_like(configured, before_saved)
+    trained, wanted = read(state[name]), read(configured)
     if trained != wanted:
         logger.warning(
-            f"{checkpoint} was pretrained with isolate_sentences={trained}, the config sets {wanted}: its text "
-            f"encoder keeps the setting it was trained with."
+            f"{checkpoint} was pretrained with {setting}={trained!r}, the config sets {wanted!r}: its text encoder "
+            "keeps the setting it was trained with."
         )
 
 

@@ -83,9 +83,10 @@ def sentence_isolation(attention_mask: torch.Tensor, sentence_index: torch.Tenso
     return mask[:, None], positions
 
 
-def _read_isolation_setting(encoder: MSFMTextEncoder, incompatible_keys) -> None:
+def _read_saved_settings(encoder: MSFMTextEncoder, incompatible_keys) -> None:
     """After ``load_state_dict``: encode as the loaded weights were trained."""
     encoder._isolate_sentences = bool(encoder.isolates_sentences)
+    encoder._report_pooling = "mean" if encoder.pools_report_by_mean else "cls"
 
 
 class MSFMTextEncoder(nn.Module):
@@ -105,8 +106,10 @@ class MSFMTextEncoder(nn.Module):
     ([CLS], which attends only to itself), and their positions restart at 1 in each sentence: a sentence inside a
     report is then encoded exactly as the same sentence alone, which is how phrase grounding and zero-shot
     prompts embed a phrase. Left off (BERT's full attention), a sentence's feature also carries the rest of its
-    report, which the local term can use to tell reports apart and which a phrase alone does not have. The
-    setting is part of the weights: the ``isolates_sentences`` buffer saves it, and loading a state dict sets it.
+    report, which the local term can use to tell reports apart and which a phrase alone does not have.
+
+    Both settings are part of the weights: the ``isolates_sentences`` and ``pools_report_by_mean`` buffers save
+    them, and loading a state dict sets them, so a checkpoint encodes reports as it was trained.
 
     Args:
         pretrained_path: local directory to load with ``from_pretrained``; None trains from scratch.
@@ -149,11 +152,10 @@ class MSFMTextEncoder(nn.Module):
         tokenizer=None,
     ) -> None:
         super().__init__()
-        if report_pooling not in REPORT_POOLINGS:
-            raise ValueError(f"report_pooling must be one of {REPORT_POOLINGS}, got {report_pooling!r}.")
-        self.report_pooling = report_pooling
+        self.register_buffer("pools_report_by_mean", torch.zeros((), dtype=torch.uint8))
         self.register_buffer("isolates_sentences", torch.zeros((), dtype=torch.uint8))
-        self.register_load_state_dict_post_hook(_read_isolation_setting)
+        self.register_load_state_dict_post_hook(_read_saved_settings)
+        self.report_pooling = report_pooling
         self.isolate_sentences = isolate_sentences
         if tokenizer is not None:
             vocab_size, mask_token_id, pad_token_id = len(tokenizer), tokenizer.mask_token_id, tokenizer.pad_token_id
@@ -179,6 +181,18 @@ class MSFMTextEncoder(nn.Module):
             self.bert = transformers.BertForMaskedLM(config)
         self.max_sentences = max_sentences
         self.mask_token_id = mask_token_id
+
+    @property
+    def report_pooling(self) -> str:
+        """How the report feature is read from the token features, ``"cls"`` or ``"mean"``."""
+        return self._report_pooling
+
+    @report_pooling.setter
+    def report_pooling(self, pooling: str) -> None:
+        if pooling not in REPORT_POOLINGS:
+            raise ValueError(f"report_pooling must be one of {REPORT_POOLINGS}, got {pooling!r}.")
+        self._report_pooling = pooling
+        self.pools_report_by_mean.fill_(int(pooling == "mean"))
 
     @property
     def isolate_sentences(self) -> bool:
