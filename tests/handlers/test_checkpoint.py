@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from ignite.engine import Engine
@@ -63,3 +65,26 @@ def test_resume_false_starts_afresh(tmp_path):
     handler.attach(engine)
     engine.run(data, max_epochs=1)
     assert handler.resumed_from is None and engine.state.iteration == 4
+
+
+def test_a_checkpoint_of_another_network_stops_with_its_name(tmp_path):
+    data = [torch.ones(1, 2)] * 4
+    make_run(tmp_path)[0].run(data, max_epochs=1)
+    model = torch.nn.Linear(2, 1)
+    model.register_buffer("added_in_a_later_version", torch.zeros(1))
+    engine = Engine(lambda e, b: None)
+    ResumableCheckpoint(tmp_path, {"model": model}).attach(engine)
+    saved = latest_checkpoints(tmp_path)
+    names_the_file_and_the_key = f"(?s)cannot resume from {re.escape(str(saved[0]))}.*added_in_a_later_version"
+    with pytest.raises(RuntimeError, match=names_the_file_and_the_key):
+        engine.run(data, max_epochs=2)
+    assert latest_checkpoints(tmp_path) == saved  # the failed start wrote nothing over the resume point
+
+
+def test_a_checkpoint_beyond_max_epochs_stops_and_is_kept(tmp_path):
+    data = [torch.ones(1, 2)] * 4
+    make_run(tmp_path)[0].run(data, max_epochs=2)
+    saved = latest_checkpoints(tmp_path)
+    with pytest.raises(ValueError, match=f"{re.escape(str(saved[0]))} is at epoch 2, beyond max_epochs=1"):
+        make_run(tmp_path)[0].run(data, max_epochs=1)
+    assert latest_checkpoints(tmp_path) == saved

@@ -31,7 +31,9 @@ class ResumableCheckpoint:
     newest ``n_saved``.
 
     At ``STARTED`` it restores the newest readable checkpoint in ``ckpt_dir`` (``weights_only=True``), including the
-    iteration count, so a run killed mid-epoch continues from its last save. Attach it before other handlers.
+    iteration count, so a run killed mid-epoch continues from its last save. Attach it before other handlers. A
+    checkpoint whose state does not fit the run (another msfm version's network, another config) stops the run
+    with an error naming the file, rather than resuming part of it.
 
     Not MONAI's ``CheckpointSaver(save_interval, epoch_level=False, save_final=True)``: on an exception that saves
     the failed iteration's count, so a resumed run would skip the iteration that failed; and it restores nothing.
@@ -101,7 +103,9 @@ class ResumableCheckpoint:
 
     def restore(self, engine: Engine) -> None:
         """Load the newest readable checkpoint, if any."""
-        self._completed_iteration = engine.state.iteration
+        # nothing is saved before an iteration completes: a start that fails would write the newest checkpoint and
+        # hide the one to resume from
+        self._last_saved_iteration = self._completed_iteration = engine.state.iteration
         if not self.resume:
             return
         for path in latest_checkpoints(self.ckpt_dir):
@@ -111,7 +115,13 @@ class ResumableCheckpoint:
                 self.logger.warning(f"skipping unreadable checkpoint {path}: {type(error).__name__}: {error}")
                 continue
             max_epochs = engine.state.max_epochs
-            Checkpoint.load_objects(to_load={**self.save_dict, "trainer": engine}, checkpoint=checkpoint)
+            try:
+                Checkpoint.load_objects(to_load={**self.save_dict, "trainer": engine}, checkpoint=checkpoint)
+            except (KeyError, RuntimeError, ValueError) as error:  # written by another version or config
+                raise RuntimeError(
+                    f"cannot resume from {path}: its state does not fit this run ({error}). Finish that run with the "
+                    "msfm version and config that started it, or start afresh in a new bundle_root."
+                ) from error
             if max_epochs is not None and engine.state.epoch > max_epochs:
                 raise ValueError(
                     f"{path} is at epoch {engine.state.epoch}, beyond max_epochs={max_epochs}: raise max_epochs "
