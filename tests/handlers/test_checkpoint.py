@@ -88,3 +88,13 @@ def test_a_checkpoint_beyond_max_epochs_stops_and_is_kept(tmp_path):
     with pytest.raises(ValueError, match=f"{re.escape(str(saved[0]))} is at epoch 2, beyond max_epochs=1"):
         make_run(tmp_path)[0].run(data, max_epochs=1)
     assert latest_checkpoints(tmp_path) == saved
+
+
+def test_resumed_runs_keep_n_saved_checkpoints_in_all(tmp_path):
+    data = [torch.ones(1, 2)] * 4
+    for epochs in (1, 2, 3):
+        engine, _, handler, _ = make_run(tmp_path)
+        engine.run(data, max_epochs=epochs)
+        assert len(latest_checkpoints(tmp_path)) == handler.n_saved == 2
+    assert [p.name for p in latest_checkpoints(tmp_path)] == ["checkpoint_12.pt", "checkpoint_9.pt"]
+    assert handler.resumed_from.name == "checkpoint_8.pt"

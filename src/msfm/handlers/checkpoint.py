@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint, DiskSaver
@@ -28,7 +29,7 @@ class ResumableCheckpoint:
     reference the trainer from its own handlers) every ``save_interval`` iterations, at every epoch end, at the
     end of training and when an exception stops it (then as of the last completed iteration). Files are written
     atomically (a kill mid-write leaves the previous file intact) as ``checkpoint_<iteration>.pt``, keeping the
-    newest ``n_saved``.
+    newest ``n_saved`` in ``ckpt_dir``, those of earlier (resumed) processes included.
 
     At ``STARTED`` it restores the newest readable checkpoint in ``ckpt_dir`` (``weights_only=True``), including the
     iteration count, so a run killed mid-epoch continues from its last save. Attach it before other handlers. A
@@ -43,7 +44,7 @@ class ResumableCheckpoint:
         save_dict: objects to save and restore besides the engine (network, loss, optimizer, scheduler, ...).
         save_interval: iterations between saves.
         n_saved: checkpoints kept.
-        resume: restore at start; False always starts afresh (existing files are then overwritten in turn).
+        resume: restore at start; False always starts afresh (the older files are pruned as new ones are saved).
         map_location: ``torch.load`` map location.
     """
 
@@ -56,8 +57,8 @@ class ResumableCheckpoint:
         resume: bool = True,
         map_location: str | torch.device | None = "cpu",
     ) -> None:
-        if save_interval < 1:
-            raise ValueError(f"save_interval must be >= 1, got {save_interval}.")
+        if save_interval < 1 or n_saved < 1:
+            raise ValueError(f"save_interval and n_saved must be >= 1, got {save_interval} and {n_saved}.")
         self.ckpt_dir = Path(ckpt_dir)
         self.save_dict = dict(save_dict)
         self.save_interval = save_interval
@@ -75,7 +76,7 @@ class ResumableCheckpoint:
             {**self.save_dict, "trainer": engine},
             DiskSaver(os.fspath(self.ckpt_dir), require_empty=False, atomic=True),
             filename_prefix="",
-            n_saved=self.n_saved,
+            n_saved=None,  # pruned in `save` over the whole folder, which holds earlier processes' files too
             global_step_transform=lambda e, _: e.state.iteration,
         )
         engine.add_event_handler(Events.STARTED, self.restore)
@@ -90,6 +91,9 @@ class ResumableCheckpoint:
         if engine.state.iteration != self._last_saved_iteration:
             self._checkpoint(engine)
             self._last_saved_iteration = engine.state.iteration
+            if idist.get_rank() == 0:  # the rank that DiskSaver writes on
+                for stale in latest_checkpoints(self.ckpt_dir)[self.n_saved :]:
+                    stale.unlink(missing_ok=True)
 
     def _mark_completed(self, engine: Engine) -> None:
         self._completed_iteration = engine.state.iteration
