@@ -358,6 +358,9 @@ def test_zero_shot_suite(tiny, tmp_path, checkpoint):
     assert np.nanmean(iou) == pytest.approx(metrics["grounding_mIoU"], abs=1e-5)
     cnr = np.array([float(row["CNR"]) for row in phrases])  # NaN where a map is flat inside and out: skipped
     assert np.isfinite(cnr).mean() > 0.9 and np.nanmean(cnr) == pytest.approx(metrics["grounding_CNR"], abs=1e-5)
+    signed = np.array([float(row["signed_CNR"]) for row in phrases])
+    assert np.allclose(np.abs(signed), cnr, equal_nan=True)
+    assert np.nanmean(signed) == pytest.approx(metrics["grounding_signed_CNR"], abs=1e-5)
     categories = read_table(out / "grounding_per_category.csv")  # the demo's finding types, as in MS-CXR
     names = {r["category"] for r in categories}
     assert names == {r["category"] for r in phrases} and "" not in names

@@ -75,3 +75,6 @@ def test_grounding_tables_per_phrase_and_per_category(tmp_path, with_categories)
     assert float(categories["pneumothorax"]["mIoU"]) == pytest.approx(1.0)
     cnr = [float(r["CNR"]) for r in phrases]  # NaN for the exact hits: flat inside and out
     assert math.isnan(cnr[0]) and float(categories["effusion"]["CNR"]) == pytest.approx(cnr[1])
+    signed = [float(r["signed_CNR"]) for r in phrases]  # the miss is coldest on its box
+    assert signed[1] == pytest.approx(-cnr[1]) and signed[1] < 0
+    assert float(categories["effusion"]["signed_CNR"]) == pytest.approx(signed[1])

@@ -33,6 +33,8 @@ def test_cnr_hand_computed():
     # in: mean 0.75, var 0.0625; out: mean -0.75, var 0.0625 -> 1.5 / sqrt(0.125)
     assert contrast_to_noise(heatmap, mask) == pytest.approx(1.5 / math.sqrt(0.125))
     assert contrast_to_noise(-heatmap, mask) == pytest.approx(1.5 / math.sqrt(0.125))  # absolute difference
+    assert contrast_to_noise(heatmap, mask, signed=True) == pytest.approx(1.5 / math.sqrt(0.125))
+    assert contrast_to_noise(-heatmap, mask, signed=True) == pytest.approx(-1.5 / math.sqrt(0.125))  # inverted map
 
 
 def test_heatmap_is_normalised_resized_and_peaks_at_the_hot_patch():
@@ -54,15 +56,19 @@ def test_cumulative_grounding_metrics_match_the_per_sample_scores():
     torch.manual_seed(0)
     heatmaps = [torch.rand(6, 9) * 2 - 1, torch.rand(5, 5) * 2 - 1, torch.rand(4, 7) * 2 - 1]
     masks = [torch.rand(6, 9) > 0.5, torch.zeros(5, 5, dtype=torch.bool), torch.rand(4, 7) > 0.3]
-    iou, cnr = GroundingIoUMetric(), ContrastToNoiseMetric()
+    iou, cnr, signed_cnr = GroundingIoUMetric(), ContrastToNoiseMetric(), ContrastToNoiseMetric(signed=True)
     iou(y_pred=heatmaps[:2], y=masks[:2])
     iou(y_pred=heatmaps[2:], y=masks[2:])
     cnr(y_pred=heatmaps, y=masks)
+    signed_cnr(y_pred=heatmaps, y=masks)
     per_sample = torch.stack([grounding_iou(h, m) for h, m in zip(heatmaps, masks)])
     assert per_sample[1].isnan().all()
     assert float(iou.aggregate()) == pytest.approx(float(torch.nanmean(per_sample, dim=0).mean()))
     expected = [contrast_to_noise(h, m) for h, m in zip(heatmaps, masks)]
     assert float(cnr.aggregate()) == pytest.approx(float(np.nanmean(expected)), rel=1e-6)
+    signed = [contrast_to_noise(h, m, signed=True) for h, m in zip(heatmaps, masks)]
+    assert min(signed) < 0 < max(signed)  # the signs differ, so the two means can too
+    assert float(signed_cnr.aggregate()) == pytest.approx(float(np.nanmean(signed)), rel=1e-6)
     assert float(GroundingIoUMetric((0.3,))(y_pred=heatmaps, y=masks).nanmean()) == pytest.approx(
         float(torch.nanmean(per_sample[:, 2]))
     )

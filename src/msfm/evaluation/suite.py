@@ -5,8 +5,8 @@ row, as many randomly initialised encoders.
 - Table 1: fine-tuned classification, mean AUC at each label fraction (``bundles/msfm_cls``), and beside it the
   frozen-feature linear probe (``probe.json``);
 - Table 2: segmentation, per-image Dice at each label fraction (``bundles/msfm_seg``);
-- Table 3: zero-shot classification AUC; Table 4: phrase grounding mIoU / CNR / phrase sensitivity and retrieval
-  Recall@K and finding-aware precision@5 (``bundles/msfm_zeroshot``);
+- Table 3: zero-shot classification AUC; Table 4: phrase grounding mIoU / CNR / signed CNR / phrase sensitivity and
+  retrieval Recall@K and finding-aware precision@5 (``bundles/msfm_zeroshot``);
 - Table 5: ablation by objective: pretraining with scales switched off (``bundles/msfm/configs/ablation.json``),
   once per pretraining seed, each checkpoint scored on zero-shot AUC, grounding mIoU and classification AUC at the
   smallest fraction (first fine-tuning seed).
@@ -320,11 +320,12 @@ def results_tables(results: dict, fractions: list[str], seeds: list[int], n_pret
             [[enc, cell(runs, "zero_shot_auc")] for enc, runs in suite.items()]))
         recall = [(d, k) for d in ("i2t", "t2i") for k in RETRIEVAL_KS]
         parts.append(_markdown_table(
-            "Table 4. Phrase grounding (mIoU over thresholds 0.1-0.5, CNR, phrase sensitivity: 1 = the map ignores "
-            f"the phrase), retrieval Recall@K and finding-aware precision@5 (%){spread}",
-            ["encoder", "mIoU", "CNR", "phrase sensitivity"] + [f"{d} R@{k}" for d, k in recall]
+            "Table 4. Phrase grounding (mIoU over thresholds 0.1-0.5, CNR, signed CNR: below 0 = coldest on the box, "
+            "phrase sensitivity: 1 = the map ignores the phrase), retrieval Recall@K and finding-aware precision@5 "
+            f"(%){spread}",
+            ["encoder", "mIoU", "CNR", "signed CNR", "phrase sensitivity"] + [f"{d} R@{k}" for d, k in recall]
             + [f"{d} P@5" for d in ("i2t", "t2i", "mean")],
-            [[enc] + [cell(runs, f"grounding_{m}", 1, 3) for m in ("mIoU", "CNR", "phrase_sensitivity")]
+            [[enc] + [cell(runs, f"grounding_{m}", 1, 3) for m in ("mIoU", "CNR", "signed_CNR", "phrase_sensitivity")]
              + [cell(runs, f"retrieval_{d}_R{k}") for d, k in recall]
              + [cell(runs, f"retrieval_{d}_P5") for d in ("i2t", "t2i", "mean")] for enc, runs in suite.items()]))
     if results.get("ablation"):

@@ -103,10 +103,10 @@ class ZeroShotReport(CollectingHandler):
 
 class GroundingTable(CollectingHandler):
     """On completion, ``output_path``: one row per phrase (source file, finding category, phrase, mIoU over
-    ``thresholds``, IoU at each, CNR), so that users can re-score, draw intervals or find failures; and
-    ``category_path``, when given: per finding category (MS-CXR's ``category_name``), the number of phrases,
+    ``thresholds``, IoU at each, CNR, signed CNR), so that users can re-score, draw intervals or find failures;
+    and ``category_path``, when given: per finding category (MS-CXR's ``category_name``), the number of phrases,
     their mIoU (IoU averaged over the category's phrases at each threshold, then over thresholds, as the overall
-    mIoU) and mean CNR. With MLflow tracking both are artifacts of the run. Reads the ``heatmap`` and ``truth`` of
+    mIoU), mean CNR and mean signed CNR (below zero where the maps are coldest on the boxes). With MLflow tracking both are artifacts of the run. Reads the ``heatmap`` and ``truth`` of
     :class:`msfm.evaluation.GroundingHeatmaps` and the batch's ``category`` (empty when the datalist has none).
 
     Args:
@@ -133,16 +133,16 @@ class GroundingTable(CollectingHandler):
             source_files(batch), categories, phrases, output["heatmap"], output["truth"]
         ):
             ious = grounding_iou(heatmap, truth, self.thresholds)
-            self.items.append(
-                [source, category, phrase, float(ious.nanmean()), *ious.tolist(), contrast_to_noise(heatmap, truth)]
-            )
+            cnr = [contrast_to_noise(heatmap, truth, signed) for signed in (False, True)]
+            self.items.append([source, category, phrase, float(ious.nanmean()), *ious.tolist(), *cnr])
 
     def write(self, engine: Engine) -> None:
-        header = ["image", "category", "phrase", "mIoU", *(f"IoU_t{t:g}" for t in self.thresholds), "CNR"]
+        header = ["image", "category", "phrase", "mIoU", *(f"IoU_t{t:g}" for t in self.thresholds), "CNR", "signed_CNR"]
         write_table(self.output_path, header, self.items)
         written = [self.output_path]
         if self.category_path is not None:
-            write_table(self.category_path, ["category", "phrases", "mIoU", "CNR"], self._per_category())
+            header = ["category", "phrases", "mIoU", "CNR", "signed_CNR"]
+            write_table(self.category_path, header, self._per_category())
             written.append(self.category_path)
         log_artifacts(engine, written)
 
@@ -152,9 +152,9 @@ class GroundingTable(CollectingHandler):
             rows.setdefault(item[1], []).append(item[4:])
         table = []
         for category, values in sorted(rows.items()):
-            values = torch.tensor(values, dtype=torch.float64)  # [phrases, thresholds + CNR]
-            ious, cnr = values[:, :-1], values[:, -1]
-            table.append([category, len(values), float(ious.nanmean(dim=0).mean()), float(cnr.nanmean())])
+            values = torch.tensor(values, dtype=torch.float64)  # [phrases, thresholds + CNR + signed CNR]
+            ious, cnr = values[:, :-2], values[:, -2:].nanmean(dim=0)
+            table.append([category, len(values), float(ious.nanmean(dim=0).mean()), *cnr.tolist()])
         return table
 
 
@@ -188,7 +188,7 @@ class PhraseSensitivity(CollectingHandler):
 
 class GroundingOverlays(CollectingHandler):
     """On completion, ``output_path``: the first ``num_overlays`` samples' heatmaps over their images with the
-    phrase's boxes, titled with the phrase, IoU at threshold 0.3 and CNR. Reads the ``heatmap`` and ``truth`` of
+    phrase's boxes, titled with the phrase, IoU at threshold 0.3 and signed CNR (below zero: coldest on the box). Reads the ``heatmap`` and ``truth`` of
     :class:`msfm.evaluation.GroundingHeatmaps`.
 
     Args:
@@ -208,12 +208,13 @@ class GroundingOverlays(CollectingHandler):
                 return
             letterbox = Letterbox(tuple(int(s) for s in images.meta["spatial_shape"][i]), images.shape[-1])
             iou = float(grounding_iou(heatmap, truth, (0.3,))[0])
+            cnr = contrast_to_noise(heatmap, truth, signed=True)
             self.items.append(
                 {
                     "image": letterbox.canvas_to_original(images[i, 0].as_tensor().float().cpu()).numpy(),
                     "heatmap": heatmap.numpy(),
                     "boxes": batch["boxes"][i],
-                    "title": f"{batch['phrase'][i][:40]}\nIoU@0.3 {iou:.2f} CNR {contrast_to_noise(heatmap, truth):.2f}",
+                    "title": f"{batch['phrase'][i][:40]}\nIoU@0.3 {iou:.2f} signed CNR {cnr:+.2f}",
                 }
             )
 
@@ -224,10 +225,14 @@ class GroundingOverlays(CollectingHandler):
 
 
 def grounding_metric_handlers(thresholds: Sequence[float] = GROUNDING_THRESHOLDS) -> dict[str, IgniteMetricHandler]:
-    """The grounding metrics besides mIoU: ``grounding_CNR`` and ``grounding_IoU_t<t>`` at each threshold, read
-    from the ``heatmap`` and ``truth`` of :class:`msfm.evaluation.GroundingHeatmaps`."""
+    """The grounding metrics besides mIoU: ``grounding_CNR``, ``grounding_signed_CNR`` (below zero when maps are
+    coldest on their boxes) and ``grounding_IoU_t<t>`` at each threshold, read from the ``heatmap`` and ``truth``
+    of :class:`msfm.evaluation.GroundingHeatmaps`."""
     scores = from_engine(["heatmap", "truth"])
-    handlers = {"grounding_CNR": IgniteMetricHandler(metric_fn=ContrastToNoiseMetric(), output_transform=scores)}
+    handlers = {
+        f"grounding_{name}": IgniteMetricHandler(metric_fn=ContrastToNoiseMetric(signed), output_transform=scores)
+        for name, signed in (("CNR", False), ("signed_CNR", True))
+    }
     for threshold in thresholds:
         handlers[f"grounding_IoU_t{threshold:g}"] = IgniteMetricHandler(
             metric_fn=GroundingIoUMetric((threshold,)), output_transform=scores

@@ -92,14 +92,21 @@ def grounding_iou(
     return torch.tensor(values)
 
 
-def contrast_to_noise(heatmap: torch.Tensor, mask: torch.Tensor) -> float:
+def contrast_to_noise(heatmap: torch.Tensor, mask: torch.Tensor, signed: bool = False) -> float:
     """``CNR = |μ_in − μ_out| / sqrt(σ²_in + σ²_out)`` of the heatmap inside and outside the box mask
-    (population variances; the absolute value is taken, unlike one reference)."""
+    (population variances; the absolute value is taken, unlike one reference).
+
+    With ``signed`` the absolute value is not taken: a map coldest on the box (inverted) scores below zero,
+    where CNR scores it as high as a map hottest there.
+    """
     inside, outside = heatmap[mask].double(), heatmap[~mask].double()
     if inside.numel() == 0 or outside.numel() == 0:
         return float("nan")
     noise = (inside.var(unbiased=False) + outside.var(unbiased=False)).sqrt()
-    return float((inside.mean() - outside.mean()).abs() / noise) if noise > 0 else float("nan")
+    if not noise > 0:
+        return float("nan")
+    contrast = inside.mean() - outside.mean()
+    return float((contrast if signed else contrast.abs()) / noise)
 
 
 class GroundingIoUMetric(CumulativeIterationMetric):
@@ -131,12 +138,20 @@ class GroundingIoUMetric(CumulativeIterationMetric):
 
 class ContrastToNoiseMetric(CumulativeIterationMetric):
     """Grounding CNR accumulated over samples: the mean of :func:`contrast_to_noise` over samples, NaN skipped.
-    Call it with lists of ``[H, W]`` heatmaps and masks."""
+    Call it with lists of ``[H, W]`` heatmaps and masks.
+
+    Args:
+        signed: the signed CNR, below zero for maps coldest on their boxes (see :func:`contrast_to_noise`).
+    """
+
+    def __init__(self, signed: bool = False) -> None:
+        super().__init__()
+        self.signed = signed
 
     def _compute_tensor(self, y_pred: torch.Tensor, y: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
         if y is None:
             raise ValueError("ContrastToNoiseMetric needs the box masks y.")
-        return torch.tensor([[contrast_to_noise(y_pred, y.bool())]])
+        return torch.tensor([[contrast_to_noise(y_pred, y.bool(), self.signed)]])
 
     def aggregate(self) -> torch.Tensor:
         values = self.get_buffer()
