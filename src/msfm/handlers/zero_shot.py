@@ -106,8 +106,9 @@ class GroundingTable(CollectingHandler):
     ``thresholds``, IoU at each, CNR, signed CNR), so that users can re-score, draw intervals or find failures;
     and ``category_path``, when given: per finding category (MS-CXR's ``category_name``), the number of phrases,
     their mIoU (IoU averaged over the category's phrases at each threshold, then over thresholds, as the overall
-    mIoU), mean CNR and mean signed CNR (below zero where the maps are coldest on the boxes). With MLflow tracking both are artifacts of the run. Reads the ``heatmap`` and ``truth`` of
-    :class:`msfm.evaluation.GroundingHeatmaps` and the batch's ``category`` (empty when the datalist has none).
+    mIoU), mean CNR and mean signed CNR (below zero where the maps are coldest on the boxes). With MLflow tracking
+    both are artifacts of the run. Reads the ``heatmap`` and ``truth`` of :class:`msfm.evaluation.GroundingHeatmaps`
+    and the batch's ``category`` (empty when the datalist has none).
 
     Args:
         output_path: the per-phrase CSV to write.
@@ -188,8 +189,8 @@ class PhraseSensitivity(CollectingHandler):
 
 class GroundingOverlays(CollectingHandler):
     """On completion, ``output_path``: the first ``num_overlays`` samples' heatmaps over their images with the
-    phrase's boxes, titled with the phrase, IoU at threshold 0.3 and signed CNR (below zero: coldest on the box). Reads the ``heatmap`` and ``truth`` of
-    :class:`msfm.evaluation.GroundingHeatmaps`.
+    phrase's boxes, titled with the phrase, IoU at threshold 0.3 and signed CNR (below zero: coldest on the box).
+    Reads the ``heatmap`` and ``truth`` of :class:`msfm.evaluation.GroundingHeatmaps`.
 
     Args:
         output_path: the PNG to write.
